@@ -1,0 +1,15 @@
+"""MLS (Multi-Label Self-supervised learning, ICCV 2023) as an OpenMMLab plugin.
+
+Importing the package registers its components into mmpretrain's registries
+(``MLS``, ``MLSHead``, ``MultiLabelBCELoss``, ``QueueMemory``,
+``SceneImageDataset``) and lets torch load mmengine checkpoints with
+``weights_only=True`` (see :mod:`mls_plugin.utils.checkpoint_allowlist`).
+Configs enable it with ``custom_imports = dict(imports=['mls_plugin'])``.
+"""
+
+from .datasets import *  # noqa: F401,F403
+from .models import *  # noqa: F401,F403
+from .utils import register_checkpoint_safe_globals
+from .version import __version__  # noqa: F401
+
+register_checkpoint_safe_globals()

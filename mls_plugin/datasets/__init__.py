@@ -1,0 +1,3 @@
+from .scene_image_dataset import SceneImageDataset
+
+__all__ = ['SceneImageDataset']

@@ -1,0 +1,3 @@
+from .mls import MLS
+
+__all__ = ['MLS']

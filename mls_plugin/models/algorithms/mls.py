@@ -1,0 +1,130 @@
+"""MLS: Multi-Label Self-supervised learning (Zhu et al., ICCV 2023)."""
+
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.dist import get_world_size
+from mmengine.model import ExponentialMovingAverage
+from mmpretrain.models.selfsup import BaseSelfSupervisor
+from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+
+@MODELS.register_module()
+class MLS(BaseSelfSupervisor):
+    """`Multi-Label Self-Supervised Learning with Scene Images
+    <https://arxiv.org/abs/2308.03286>`_.
+
+    MoCo-v2 with a second, multi-label objective: each query is trained with
+    BCE against pseudo-labels that mark its ``k`` nearest queue entries in
+    backbone-feature space (see :class:`MLSHead`). The queue
+    (:class:`QueueMemory`) keeps two aligned banks, ``g`` (pooled backbone
+    features, ``d_g``) and ``z`` (projections, ``d_z``).
+
+    Momentum convention: mmengine's EMA, ``key = (1 - momentum) * key +
+    momentum * online``, updated once per step before the keys are computed.
+    The paper's ``m = 0.995`` is therefore ``momentum=0.005``.
+
+    Args:
+        backbone (dict): Backbone config; its last output is average-pooled
+            into ``g`` (e.g. ResNet-50, ``d_g = 2048``).
+        neck (dict): Projector config taking ``(g,)``, e.g. ``MoCoV2Neck``
+            with ``with_avg_pool=False``.
+        head (dict): :class:`MLSHead` config.
+        memory (dict): :class:`QueueMemory` config with banks ``g`` and ``z``.
+        momentum (float): EMA momentum of the key encoder (mmengine
+            convention above). Defaults to 0.005.
+        pretrained (str, optional): Checkpoint to initialise from.
+            Defaults to None.
+        data_preprocessor (dict, optional): Defaults to
+            ``SelfSupDataPreprocessor``.
+        init_cfg (dict | list, optional): Initialisation config.
+            Defaults to None.
+    """
+
+    def __init__(
+        self,
+        backbone: dict,
+        neck: dict,
+        head: dict,
+        memory: dict,
+        momentum: float = 0.005,
+        pretrained: Optional[str] = None,
+        data_preprocessor: Optional[dict] = None,
+        init_cfg: Optional[Union[List[dict], dict]] = None,
+    ) -> None:
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            head=head,
+            pretrained=pretrained,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg,
+        )
+        if not 0 < momentum <= 1:
+            raise ValueError(
+                f'MLS: `momentum` must be in (0, 1] (mmengine EMA convention: '
+                f'the paper m = 0.995 is momentum=0.005), got {momentum}'
+            )
+        self.memory = MODELS.build(memory)
+        if set(self.memory.names) != {'g', 'z'}:
+            raise ValueError(
+                f'MLS: `memory.banks` must be exactly dict(g=d_g, z=d_z), got {self.memory.names}'
+            )
+        if self.head.loss_ml is not None and self.head.topk >= self.memory.length:
+            raise ValueError(
+                f'MLS: `head.topk` ({self.head.topk}) must be smaller than '
+                f'`memory.length` ({self.memory.length})'
+            )
+        online = nn.Sequential(self.backbone, self.neck)
+        self.target_net = ExponentialMovingAverage(online, momentum)
+
+    def _encode(self, backbone: nn.Module, neck: nn.Module, img: torch.Tensor) -> Tuple:
+        """Pooled backbone feature ``g`` and normalised projection ``z``."""
+        g = F.adaptive_avg_pool2d(backbone(img)[-1], 1).flatten(1)
+        z = F.normalize(neck((g,))[0], dim=1)
+        return g, z
+
+    def loss(
+        self, inputs: List[torch.Tensor], data_samples: List[DataSample], **kwargs
+    ) -> Dict[str, torch.Tensor]:
+        """Compute ``loss_nce`` and ``loss_ml`` for two views of a batch.
+
+        Args:
+            inputs (list[Tensor]): The two views, each ``(B, C, H, W)``.
+            data_samples (list[DataSample]): Unused; kept for the interface.
+
+        Returns:
+            dict[str, Tensor]: The weighted losses, to be summed.
+        """
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError('MLS expects two views per image (pipeline `MultiView`, num_views=2)')
+        g1, z1 = self._encode(self.backbone, self.neck, inputs[0])
+
+        with torch.no_grad():
+            self.target_net.update_parameters(nn.Sequential(self.backbone, self.neck))
+            key_backbone, key_neck = self.target_net.module
+            view2 = inputs[1]
+            # Shuffle-BN (MoCo): keys of one rank must not share BN statistics
+            # with their own queries, else BN leaks a shortcut.
+            shuffle = get_world_size() > 1
+            if shuffle:
+                view2, idx_unshuffle = batch_shuffle_ddp(view2)
+            g2, z2 = self._encode(key_backbone, key_neck, view2)
+            if shuffle:
+                g2 = batch_unshuffle_ddp(g2, idx_unshuffle)
+                z2 = batch_unshuffle_ddp(z2, idx_unshuffle)
+
+        # Labels and logits are read before this step's keys are written
+        # (MoCo order), so slot i is the same image in both banks. Banks that
+        # autograd saves for backward are copied: the enqueue writes in place.
+        queues = {
+            name: bank.clone() if name in self.head.differentiable_banks else bank
+            for name, bank in (('z', self.memory.bank('z')), ('g', self.memory.bank('g')))
+        }
+        losses = self.head.loss(z1, z2, g1, queues['z'], queues['g'])
+        self.memory.enqueue(g=g2, z=z2)
+        return losses

@@ -1,0 +1,133 @@
+"""The MLS head: InfoNCE plus multi-label BCE against queue pseudo-labels."""
+
+from typing import Dict, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
+
+from ..losses import MultiLabelBCELoss
+
+_SOURCES = ('g', 'z')
+
+
+@MODELS.register_module()
+class MLSHead(BaseModule):
+    """Loss head of `MLS <https://arxiv.org/abs/2308.03286>`_.
+
+    With queries ``z1``, keys ``z2``, pooled backbone features ``g1`` and the
+    queue banks ``Q_z``, ``Q_g`` (same slots, filled before this step):
+
+    - InfoNCE (Eq. 1) over ``[<z1, z2>, z1 Q_z^T] / tau``, target 0.
+    - Pseudo-labels (Eq. 7): ``y = IsTopk(g1 Q_g^T)``, the ``topk`` most
+      similar queue entries are positives. Computed without gradient.
+    - Multi-label BCE (Eq. 9) on ``p / tau`` with ``p = z1 Q_z^T`` (Eq. 8),
+      the same matrix as the InfoNCE negatives, computed once.
+
+    Both losses are returned already weighted by their loss configs, so the
+    total loss (Eq. 10) is their sum.
+
+    Args:
+        loss_nce (dict): Config of the InfoNCE loss, a softmax cross-entropy.
+            Defaults to ``dict(type='CrossEntropyLoss')``.
+        loss_ml (dict, optional): Config of the multi-label loss. A
+            :class:`MultiLabelBCELoss` gets the top-k indices; any other loss
+            (e.g. ``CrossEntropyLoss(use_sigmoid=True)``) a dense multi-hot
+            target. None turns the BCE term off, which is the MoCo-v2
+            baseline. Defaults to
+            ``dict(type='MultiLabelBCELoss', loss_weight=0.5)``.
+        temperature (float): ``tau`` for both losses. Defaults to 0.2.
+        topk (int): Number ``k`` of pseudo-positives per query. Defaults to 20.
+        label_source (str): Bank whose similarities give the pseudo-labels:
+            ``'g'`` (backbone, the paper) or ``'z'`` (projection). Table 7.
+            Defaults to 'g'.
+        logit_source (str): Bank whose similarities are the BCE logits:
+            ``'z'`` (the paper) or ``'g'``. Table 7. Defaults to 'z'.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(
+        self,
+        loss_nce: dict = dict(type='CrossEntropyLoss'),
+        loss_ml: Optional[dict] = dict(type='MultiLabelBCELoss', loss_weight=0.5),
+        temperature: float = 0.2,
+        topk: int = 20,
+        label_source: str = 'g',
+        logit_source: str = 'z',
+        init_cfg: Optional[dict] = None,
+    ) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if not temperature > 0:
+            raise ValueError(f'MLSHead: `temperature` must be > 0, got {temperature}')
+        if not isinstance(topk, int) or topk < 1:
+            raise ValueError(f'MLSHead: `topk` must be an int >= 1, got {topk!r}')
+        for key, value in (('label_source', label_source), ('logit_source', logit_source)):
+            if value not in _SOURCES:
+                raise ValueError(f'MLSHead: `{key}` must be one of {_SOURCES}, got {value!r}')
+        self.loss_nce = MODELS.build(loss_nce)
+        self.loss_ml = MODELS.build(loss_ml) if loss_ml is not None else None
+        self.temperature = temperature
+        self.topk = topk
+        self.label_source = label_source
+        self.logit_source = logit_source
+
+    @property
+    def differentiable_banks(self) -> Tuple[str, ...]:
+        """Queue banks that enter logits with gradient.
+
+        Autograd keeps a reference to these banks until backward, so the
+        caller must pass copies of them if it enqueues before backward.
+        """
+        uses_g = self.loss_ml is not None and self.logit_source == 'g'
+        return ('z', 'g') if uses_g else ('z',)
+
+    def loss(
+        self,
+        z1: torch.Tensor,
+        z2: torch.Tensor,
+        g1: torch.Tensor,
+        queue_z: torch.Tensor,
+        queue_g: torch.Tensor,
+    ) -> Dict[str, torch.Tensor]:
+        """Compute the MLS losses for one step.
+
+        Args:
+            z1 (Tensor): ``(B, d_z)`` L2-normalised query projections.
+            z2 (Tensor): ``(B, d_z)`` L2-normalised key projections.
+            g1 (Tensor): ``(B, d_g)`` pooled backbone features of the queries
+                (normalised here; only their direction matters).
+            queue_z (Tensor): ``(D, d_z)`` queue of key projections.
+            queue_g (Tensor): ``(D, d_g)`` queue of key backbone features.
+
+        Returns:
+            dict[str, Tensor]: ``loss_nce`` and, unless the BCE is off,
+            ``loss_ml``.
+        """
+        queue_len = queue_z.shape[0]
+        if self.loss_ml is not None and self.topk >= queue_len:
+            raise ValueError(
+                f'MLSHead: `topk` ({self.topk}) must be smaller than the queue length ({queue_len})'
+            )
+        queue_z = queue_z.detach()
+        l_pos = (z1 * z2.detach()).sum(dim=1, keepdim=True) / self.temperature
+        # One (B, D) matrix serves as InfoNCE negatives and as BCE logits.
+        l_queue = z1 @ queue_z.t() / self.temperature
+        nce_logits = torch.cat([l_pos, l_queue], dim=1)
+        nce_target = torch.zeros(z1.shape[0], dtype=torch.long, device=z1.device)
+        losses = dict(loss_nce=self.loss_nce(nce_logits, nce_target))
+        if self.loss_ml is None:
+            return losses
+
+        g1 = F.normalize(g1, dim=1)
+        queue_g = queue_g.detach()
+        with torch.no_grad():
+            scores = g1 @ queue_g.t() if self.label_source == 'g' else l_queue
+            pos_index = scores.topk(self.topk, dim=1, sorted=False).indices
+        ml_logits = l_queue if self.logit_source == 'z' else g1 @ queue_g.t() / self.temperature
+        if isinstance(self.loss_ml, MultiLabelBCELoss):
+            losses['loss_ml'] = self.loss_ml(ml_logits, pos_index=pos_index)
+        else:  # any loss on a dense target, e.g. CrossEntropyLoss(use_sigmoid=True)
+            target = torch.zeros_like(ml_logits).scatter_(1, pos_index, 1.0)
+            losses['loss_ml'] = self.loss_ml(ml_logits, target)
+        return losses

@@ -1,0 +1,3 @@
+from .multilabel_bce_loss import MultiLabelBCELoss
+
+__all__ = ['MultiLabelBCELoss']

@@ -1,0 +1,3 @@
+from .queue_memory import QueueMemory
+
+__all__ = ['QueueMemory']

@@ -1,0 +1,53 @@
+"""Every config in configs/ loads and builds its model."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS
+
+import mls_plugin  # noqa: F401
+
+CONFIGS = sorted(str(p) for p in (Path(__file__).parents[1] / 'configs').rglob('*.py'))
+
+
+def test_configs_exist():
+    assert len(CONFIGS) >= 10
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: Path(p).name)
+def test_config_loads_and_builds(path):
+    cfg = Config.fromfile(path)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    model = MODELS.build(cfg.model)
+    assert type(model).__name__ == cfg.model.type
+    assert cfg.train_dataloader.drop_last, 'QueueMemory needs full batches'
+    if cfg.model.type == 'MLS':
+        global_batch = (
+            cfg.train_dataloader.batch_size * 8
+            if '8xb' in path
+            else cfg.train_dataloader.batch_size
+        )
+        assert cfg.model.memory.length % global_batch == 0
+        g_dim = cfg.model.memory.banks.g
+        with torch.no_grad():
+            feat = model.backbone(torch.zeros(2, 3, 64, 64))[-1]
+        assert feat.shape[1] == g_dim == cfg.model.neck.in_channels
+        assert cfg.model.memory.banks.z == cfg.model.neck.out_channels
+
+
+def test_paper_setting():
+    cfg = Config.fromfile(
+        str(Path(__file__).parents[1] / 'configs/mls/mls_resnet50_8xb32-coslr-800e_coco.py')
+    )
+    head, optim = cfg.model.head, cfg.optim_wrapper.optimizer
+    assert (head.topk, head.temperature, head.loss_ml.loss_weight) == (20, 0.2, 0.5)
+    assert cfg.model.momentum == 0.005 and cfg.model.memory.length == 4096
+    assert (optim.type, optim.lr, optim.momentum, optim.weight_decay) == ('SGD', 0.3, 0.9, 1e-4)
+    assert cfg.train_cfg.max_epochs == 800 and cfg.auto_scale_lr.base_batch_size == 256
+    assert cfg.param_scheduler[0].type == 'CosineAnnealingLR' and len(cfg.param_scheduler) == 1
+    assert cfg.train_dataloader.dataset.type == 'SceneImageDataset'
+    crop = cfg.train_dataloader.dataset.pipeline[1].transforms[0][0]
+    assert (crop.scale, crop.crop_ratio_range) == (224, (0.2, 1.0))

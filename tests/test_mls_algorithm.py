@@ -1,0 +1,129 @@
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmpretrain.registry import MODELS
+from mmpretrain.utils import register_all_modules
+
+import mls_plugin  # noqa: F401
+
+register_all_modules(init_default_scope=True)
+
+B, QUEUE = 4, 16
+
+
+def tiny_mls(**head):
+    return MODELS.build(
+        dict(
+            type='MLS',
+            momentum=0.005,
+            backbone=dict(type='ResNet', depth=18, base_channels=8, norm_cfg=dict(type='BN')),
+            neck=dict(
+                type='MoCoV2Neck',
+                in_channels=64,
+                hid_channels=32,
+                out_channels=16,
+                with_avg_pool=False,
+            ),
+            head=dict(type='MLSHead', topk=3, **head),
+            memory=dict(type='QueueMemory', length=QUEUE, banks=dict(g=64, z=16)),
+        )
+    )
+
+
+def views(seed):
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(B, 3, 32, 32, generator=gen) for _ in range(2)]
+
+
+def test_loss_and_tensor_modes():
+    torch.manual_seed(0)
+    model = tiny_mls()
+    losses = model(views(0), mode='loss')
+    assert set(losses) == {'loss_nce', 'loss_ml'}
+    assert all(torch.isfinite(v) and v.ndim == 0 for v in losses.values())
+    feats = model(views(1)[0], mode='tensor')
+    assert isinstance(feats, tuple) and feats[-1].shape == (B, 64, 1, 1)
+    with pytest.raises(ValueError, match='two views'):
+        model(views(0)[:1], mode='loss')
+
+
+def test_keys_are_enqueued_after_the_loss():
+    torch.manual_seed(0)
+    model = tiny_mls()
+    seen = {}
+    original = model.head.loss
+
+    def spy(z1, z2, g1, queue_z, queue_g):
+        seen['queue_z'], seen['queue_g'] = queue_z.clone(), queue_g.clone()
+        return original(z1, z2, g1, queue_z, queue_g)
+
+    model.head.loss = spy
+    before = {n: model.memory.bank(n).clone() for n in ('g', 'z')}
+    v1, v2 = views(0)
+    model([v1, v2], mode='loss')
+    # The head saw the queue as it was before this step's keys.
+    assert torch.equal(seen['queue_g'], before['g']) and torch.equal(seen['queue_z'], before['z'])
+    assert int(model.memory.ptr) == B
+    # Slots 0..B-1 now hold the normalised key-encoder features of view 2.
+    key_backbone, key_neck = model.target_net.module
+    with torch.no_grad():
+        g2 = F.adaptive_avg_pool2d(key_backbone(v2)[-1], 1).flatten(1)
+        z2 = F.normalize(key_neck((g2,))[0], dim=1)
+    assert torch.allclose(model.memory.bank('g')[:B], F.normalize(g2, dim=1), atol=1e-5)
+    assert torch.allclose(model.memory.bank('z')[:B], z2, atol=1e-5)
+    assert torch.equal(model.memory.bank('g')[B:], before['g'][B:])
+
+
+@pytest.mark.parametrize('head', [dict(), dict(logit_source='g')])
+def test_backward_reaches_online_encoder_only(head):
+    torch.manual_seed(0)
+    model = tiny_mls(**head)
+    losses = model(views(0), mode='loss')
+    sum(losses.values()).backward()  # the enqueue must not break autograd
+    assert model.backbone.conv1.weight.grad.abs().sum() > 0
+    assert model.neck.mlp[0].weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.target_net.parameters())
+    assert not any(p.requires_grad for p in model.target_net.parameters())
+
+
+def test_ema_moves_key_params_by_momentum_toward_online():
+    torch.manual_seed(0)
+    model = tiny_mls()
+    optim = torch.optim.SGD(model.parameters(), lr=0.5)
+    for step in range(2):  # step 0 copies the online weights (mmengine EMA warm start)
+        optim.zero_grad()
+        sum(model(views(step), mode='loss').values()).backward()
+        optim.step()
+    online = dict(torch.nn.Sequential(model.backbone, model.neck).named_parameters())
+    key_before = copy.deepcopy(dict(model.target_net.module.named_parameters()))
+    assert any(not torch.equal(online[n], key_before[n]) for n in online)
+    model(views(2), mode='loss')
+    for name, key in model.target_net.module.named_parameters():
+        expected = key_before[name] + 0.005 * (online[name] - key_before[name])
+        assert torch.allclose(key, expected, atol=1e-7), name
+
+
+@pytest.mark.parametrize(
+    'kwargs,match',
+    [
+        (dict(momentum=0.0), 'momentum'),
+        (dict(momentum=0.995 + 1), 'momentum'),
+        (dict(memory=dict(type='QueueMemory', length=16, banks=dict(z=16))), 'memory.banks'),
+        (dict(head=dict(type='MLSHead', topk=16)), r'head.topk. \(16\).*memory.length. \(16\)'),
+    ],
+)
+def test_bad_config_is_refused(kwargs, match):
+    cfg = dict(
+        type='MLS',
+        backbone=dict(type='ResNet', depth=18, base_channels=8),
+        neck=dict(
+            type='MoCoV2Neck', in_channels=64, hid_channels=32, out_channels=16, with_avg_pool=False
+        ),
+        head=dict(type='MLSHead'),
+        memory=dict(type='QueueMemory', length=16, banks=dict(g=64, z=16)),
+    )
+    cfg.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        MODELS.build(cfg)

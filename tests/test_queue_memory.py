@@ -1,0 +1,121 @@
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+import torch.nn.functional as F
+
+from mls_plugin.models import QueueMemory
+
+
+def test_buffers_are_unit_rows_and_in_state_dict():
+    mem = QueueMemory(length=8, banks=dict(g=6, z=3))
+    assert set(mem.state_dict()) == {'bank_g', 'bank_z', 'ptr'}
+    assert mem.bank('g').shape == (8, 6) and mem.bank('z').shape == (8, 3)
+    assert torch.allclose(mem.bank('g').norm(dim=1), torch.ones(8))
+    assert int(mem.ptr) == 0
+
+
+def test_enqueue_writes_normalised_rows_at_pointer_and_wraps():
+    mem = QueueMemory(length=6, banks=dict(g=5, z=3))
+    batches = [(torch.randn(2, 5), torch.randn(2, 3)) for _ in range(4)]
+    for g, z in batches[:3]:
+        mem.enqueue(g=g, z=z)
+    assert int(mem.ptr) == 0  # 3 x 2 = 6 slots: wrapped exactly once
+    for i, (g, z) in enumerate(batches[:3]):
+        assert torch.allclose(mem.bank('g')[2 * i : 2 * i + 2], F.normalize(g, dim=1))
+        assert torch.allclose(mem.bank('z')[2 * i : 2 * i + 2], F.normalize(z, dim=1))
+    g, z = batches[3]
+    mem.enqueue(g=g, z=z)  # overwrites the oldest slots, 0 and 1
+    assert int(mem.ptr) == 2
+    assert torch.allclose(mem.bank('g')[:2], F.normalize(g, dim=1))
+    assert torch.allclose(mem.bank('g')[2:4], F.normalize(batches[1][0], dim=1))
+
+
+def test_banks_stay_aligned_slot_by_slot():
+    """Bank g and bank z are written at the same slots in the same order."""
+    mem = QueueMemory(length=12, banks=dict(g=4, z=2))
+    tag = 0
+    for _ in range(7):  # wraps around more than once
+        ids = torch.arange(tag, tag + 4, dtype=torch.float)
+        tag += 4
+        mem.enqueue(
+            g=torch.stack([ids + 1, torch.ones(4) * 1e-3, ids * 0, ids * 0], 1),
+            z=torch.stack([ids + 1, torch.ones(4) * 1e-3], 1),
+        )
+    # Rows are unit vectors; the tag survives as the ratio of the first two coordinates.
+    tag_g = mem.bank('g')[:, 0] / mem.bank('g')[:, 1] * 1e-3
+    tag_z = mem.bank('z')[:, 0] / mem.bank('z')[:, 1] * 1e-3
+    assert torch.allclose(tag_g, tag_z)
+    # Last 12 tags (16..27), slot = tag mod 12.
+    expected = torch.tensor(
+        [t + 1 for t in sorted(range(16, 28), key=lambda t: t % 12)], dtype=torch.float
+    )
+    assert torch.allclose(tag_g, expected, rtol=1e-4)
+
+
+def test_length_not_multiple_of_global_batch_is_refused():
+    mem = QueueMemory(length=10, banks=dict(z=3))
+    before = mem.bank('z').clone()
+    with pytest.raises(ValueError, match=r'`length` \(10\).*global batch \(4'):
+        mem.enqueue(z=torch.randn(4, 3))
+    assert torch.equal(mem.bank('z'), before) and int(mem.ptr) == 0
+
+
+def test_bad_enqueue_and_construction():
+    mem = QueueMemory(length=8, banks=dict(g=4, z=2))
+    with pytest.raises(KeyError, match='banks'):
+        mem.enqueue(g=torch.randn(2, 4))
+    with pytest.raises(ValueError, match='different batch sizes'):
+        mem.enqueue(g=torch.randn(2, 4), z=torch.randn(4, 2))
+    with pytest.raises(KeyError, match="no bank 'q'"):
+        mem.bank('q')
+    with pytest.raises(ValueError, match='length'):
+        QueueMemory(length=0, banks=dict(z=2))
+    with pytest.raises(ValueError, match='banks'):
+        QueueMemory(length=8, banks={})
+    with pytest.raises(ValueError, match='banks.z'):
+        QueueMemory(length=8, banks=dict(z=0))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _enqueue_on_rank(rank, world, port, out):
+    import torch.distributed as dist
+
+    dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world
+    )
+    torch.manual_seed(0)  # same initial queue on both ranks, as the model would be
+    mem = QueueMemory(length=12, banks=dict(g=4, z=2))
+    for step in range(4):  # global batch 2 x 2 = 4: wraps after 3 steps
+        gen = torch.Generator().manual_seed(100 * step + rank)
+        mem.enqueue(g=torch.randn(2, 4, generator=gen), z=torch.randn(2, 2, generator=gen))
+    torch.save({k: v.clone() for k, v in mem.state_dict().items()}, f'{out}/rank{rank}.pth')
+    dist.destroy_process_group()
+
+
+def test_two_ranks_hold_identical_queues_in_global_batch_order(tmp_path):
+    mp.spawn(_enqueue_on_rank, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    r0 = torch.load(tmp_path / 'rank0.pth', weights_only=True)
+    r1 = torch.load(tmp_path / 'rank1.pth', weights_only=True)
+    for key in r0:
+        assert torch.equal(r0[key], r1[key]), key
+    assert int(r0['ptr']) == 4
+    # Step s writes slots 4s..4s+3 (mod 12) with rank 0's rows, then rank 1's.
+    for step in range(4):
+        slots = [(4 * step + j) % 12 for j in range(4)]
+        rows = []
+        for rank in range(2):
+            gen = torch.Generator().manual_seed(100 * step + rank)
+            rows.append((torch.randn(2, 4, generator=gen), torch.randn(2, 2, generator=gen)))
+        if step == 0:
+            continue  # overwritten by step 3
+        g = F.normalize(torch.cat([rows[0][0], rows[1][0]]), dim=1)
+        z = F.normalize(torch.cat([rows[0][1], rows[1][1]]), dim=1)
+        assert torch.allclose(r0['bank_g'][slots], g), step
+        assert torch.allclose(r0['bank_z'][slots], z), step

@@ -1,0 +1,84 @@
+"""tools/train.py on the real COCO images of coco_tiny, then --resume."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+import mls_plugin  # noqa: F401  (the checkpoint allow-list)
+
+pytestmark = pytest.mark.slow
+
+CONFIG = 'configs/mls/mls_resnet18_1xb32-coslr-20e_demo-scenes.py'
+
+
+def overrides(coco_tiny, epochs):
+    return {
+        'train_dataloader.dataset.data_root': str(coco_tiny),
+        'train_dataloader.dataset.ann_file': 'annotations/instances_train2017.json',
+        'train_dataloader.dataset.data_prefix': 'images/train2017/',
+        'train_dataloader.batch_size': 8,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'train_dataloader.dataset.pipeline.1.transforms.0.0.scale': 48,
+        'model.memory.length': 64,
+        'model.head.topk': 5,
+        'train_cfg.max_epochs': epochs,
+        'default_hooks.logger.interval': 1,
+        'default_hooks.checkpoint.interval': 1,
+    }
+
+
+def train(repo_root, work_dir, coco_tiny, epochs, *extra):
+    cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir), *extra]
+    cmd += ['--cfg-options', *(f'{k}={v}' for k, v in overrides(coco_tiny, epochs).items())]
+    return subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=600)
+
+
+def scalars(work_dir):
+    rows = []
+    for path in sorted(work_dir.glob('*/vis_data/scalars.json')):
+        rows += [json.loads(line) for line in path.read_text().splitlines()]
+    return [r for r in rows if 'loss' in r]
+
+
+def test_train_then_resume(repo_root, coco_tiny, tmp_path):
+    work = tmp_path / 'work'
+    first = train(repo_root, work, coco_tiny, 1)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    rows = scalars(work)
+    assert len(rows) == 10  # 80 images / batch 8, drop_last
+    for r in rows:
+        assert {'loss_nce', 'loss_ml', 'loss'} <= set(r)
+        assert all(map(lambda v: v == v and abs(v) < 1e4, (r['loss_nce'], r['loss_ml'])))
+        assert r['loss'] == pytest.approx(r['loss_nce'] + r['loss_ml'], abs=1e-3)
+    ckpt_path = work / 'epoch_1.pth'
+    state = torch.load(ckpt_path, weights_only=True)['state_dict']
+    assert int(state['memory.ptr']) == 80 % 64
+    assert state['memory.bank_g'].shape == (64, 512) and state['memory.bank_z'].shape == (64, 128)
+
+    # Resuming restores the queues and the pointer, not a fresh random queue.
+    cfg = Config.fromfile(str(repo_root / CONFIG))
+    cfg.merge_from_dict(overrides(coco_tiny, 2))
+    cfg.merge_from_dict(dict(resume=True, load_from=str(ckpt_path)))
+    cfg.work_dir = str(tmp_path / 'probe')
+    runner = Runner.from_cfg(cfg)
+    fresh_g = runner.model.memory.bank('g').clone()
+    runner.load_or_resume()
+    assert not torch.equal(fresh_g, state['memory.bank_g'])
+    for key in ('bank_g', 'bank_z', 'ptr'):
+        assert torch.equal(getattr(runner.model.memory, key), state[f'memory.{key}']), key
+    assert runner.iter == 10 and runner.epoch == 1
+
+    second = train(repo_root, work, coco_tiny, 2, '--resume')
+    log = second.stdout + second.stderr
+    assert second.returncode == 0, log[-3000:]
+    assert 'resumed' in log.lower() and 'epoch_1.pth' in log
+    rows = scalars(work)
+    assert [r['iter'] for r in rows][-10:] == list(range(11, 21))
+    final = torch.load(work / 'epoch_2.pth', weights_only=True)['state_dict']
+    assert int(final['memory.ptr']) == 160 % 64
