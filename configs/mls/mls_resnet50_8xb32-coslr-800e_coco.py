@@ -31,6 +31,8 @@ model = dict(
 data_root = 'data/coco/'
 train_dataloader = dict(
     batch_size=32,
+    # Redefined: the `_scope_` key that `mmpretrain::` bases add would reach default_collate().
+    collate_fn=dict(_delete_=True, type='default_collate'),
     dataset=dict(
         _delete_=True,
         type='SceneImageDataset',

@@ -27,9 +27,14 @@ except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core.multiarray import _reconstruct, scalar
 
 
+# HistoryBuffer registers these lazily, on its first instantiation.
+_DEFAULT_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
 def history_buffer_getattr(obj: object, name: str) -> object:
-    """``getattr`` restricted to HistoryBuffer's registered statistics methods."""
-    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    """``getattr`` restricted to HistoryBuffer's statistics methods."""
+    known = (*_DEFAULT_STATISTICS, *HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and name in known:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'weights-only load refused getattr({obj!r}, {name!r}): only HistoryBuffer '
