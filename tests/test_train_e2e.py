@@ -1,6 +1,8 @@
 """tools/train.py on the real COCO images of coco_tiny, then --resume."""
 
 import json
+import os
+import socket
 import subprocess
 import sys
 
@@ -37,6 +39,12 @@ def train(repo_root, work_dir, coco_tiny, epochs, *extra):
     cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir), *extra]
     cmd += ['--cfg-options', *(f'{k}={v}' for k, v in overrides(coco_tiny, epochs).items())]
     return subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=600)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 def scalars(work_dir):
@@ -82,3 +90,19 @@ def test_train_then_resume(repo_root, coco_tiny, tmp_path):
     assert [r['iter'] for r in rows][-10:] == list(range(11, 21))
     final = torch.load(work / 'epoch_2.pth', weights_only=True)['state_dict']
     assert int(final['memory.ptr']) == 160 % 64
+
+
+def test_two_process_training_with_shuffle_bn(repo_root, coco_tiny, tmp_path):
+    """tools/dist_train.sh with 2 CPU processes (gloo): shuffle-BN and gathered enqueue."""
+    work = tmp_path / 'dist'
+    opts = {**overrides(coco_tiny, 1), 'env_cfg.dist_cfg.backend': 'gloo'}
+    env = {**os.environ, 'PYTHON': sys.executable, 'PORT': str(_free_port())}
+    cmd = ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(work)]
+    cmd += ['--cfg-options', *(f'{k}={v}' for k, v in opts.items())]
+    run = subprocess.run(cmd, cwd=repo_root, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    rows = scalars(work)
+    assert len(rows) == 5  # 80 images / (2 ranks x 8)
+    assert all(r['loss_ml'] > 0 and r['loss_nce'] > 0 for r in rows)
+    state = torch.load(work / 'epoch_1.pth', weights_only=True)['state_dict']
+    assert int(state['memory.ptr']) == 80 % 64  # each step wrote the global batch of 16

@@ -17,6 +17,7 @@ import argparse
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -99,9 +100,32 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
+def prepare_cpu_distributed(cfg: Config) -> None:
+    """Let ``--launcher pytorch`` run on hosts without CUDA (tests, debugging).
+
+    mmengine's pytorch launcher calls ``torch.cuda.set_device`` and its DDP
+    wrapper passes ``device_ids=[LOCAL_RANK]``; both fail on CPU. The Runner
+    skips its own set-up when a process group exists, so we start gloo here
+    and wrap the model without device ids.
+    """
+    if cfg.launcher == 'pytorch' and not torch.cuda.is_available():
+        backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'gloo')
+        if backend != 'gloo':
+            raise ValueError(
+                f'env_cfg.dist_cfg.backend={backend!r} needs CUDA; on CPU pass '
+                '--cfg-options env_cfg.dist_cfg.backend=gloo'
+            )
+        torch.distributed.init_process_group(backend='gloo')
+        if cfg.get('model_wrapper_cfg') is None:
+            cfg.model_wrapper_cfg = dict(
+                type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False
+            )
+
+
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
 
