@@ -10,7 +10,7 @@ setup:
 
 demo: setup
 	$(PY) tools/generate_demo_scenes.py --out-dir data/demo_scenes
-	$(PY) tools/train.py configs/mls/mls_resnet18_1xb32-coslr-20e_demo-scenes.py \
+	$(PY) tools/train.py configs/mls/mls_resnet18_1xb32-coslr-50e_demo-scenes.py \
 		--work-dir work_dirs/demo $(ARGS)
 
 lint: setup
