@@ -10,6 +10,7 @@ Examples:
     python tools/train.py CONFIG --amp --work-dir work_dirs/run1
     python tools/train.py CONFIG --resume                # latest in work_dir
     python tools/train.py CONFIG --resume work_dirs/run1/epoch_10.pth
+    python tools/train.py configs/benchmarks/mmdet/CONFIG --pretrained work_dirs/mls/epoch_800.pth
     bash tools/dist_train.sh CONFIG 8 [--amp ...]        # one node, 8 GPUs
 """
 
@@ -17,12 +18,12 @@ import argparse
 import os
 import os.path as osp
 
-import torch
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import mls_plugin  # noqa: F401  (registers components and the checkpoint allow-list)
+from mls_plugin.models import set_pretrained  # also registers components and the allow-list
+from mls_plugin.utils import prepare_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -34,6 +35,12 @@ def parse_args() -> argparse.Namespace:
         nargs='?',
         const='auto',
         help='resume from this checkpoint, or without a path from the latest one in the work dir',
+    )
+    parser.add_argument(
+        '--pretrained',
+        metavar='PATH',
+        help='benchmark configs: initialise the backbone from this MLS checkpoint or backbone file '
+        '(sets every CheckedPretrained init_cfg)',
     )
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
     parser.add_argument(
@@ -69,6 +76,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
 
+    if args.pretrained is not None:
+        set_pretrained(cfg.model, args.pretrained)
+
     if args.amp:
         if cfg.optim_wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper':
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
@@ -98,28 +108,6 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             # torch refuses persistent workers without worker processes.
             loader['persistent_workers'] = False
     return cfg
-
-
-def prepare_cpu_distributed(cfg: Config) -> None:
-    """Let ``--launcher pytorch`` run on hosts without CUDA (tests, debugging).
-
-    mmengine's pytorch launcher calls ``torch.cuda.set_device`` and its DDP
-    wrapper passes ``device_ids=[LOCAL_RANK]``; both fail on CPU. The Runner
-    skips its own set-up when a process group exists, so we start gloo here
-    and wrap the model without device ids.
-    """
-    if cfg.launcher == 'pytorch' and not torch.cuda.is_available():
-        backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'gloo')
-        if backend != 'gloo':
-            raise ValueError(
-                f'env_cfg.dist_cfg.backend={backend!r} needs CUDA; on CPU pass '
-                '--cfg-options env_cfg.dist_cfg.backend=gloo'
-            )
-        torch.distributed.init_process_group(backend='gloo')
-        if cfg.get('model_wrapper_cfg') is None:
-            cfg.model_wrapper_cfg = dict(
-                type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False
-            )
 
 
 def main() -> None:

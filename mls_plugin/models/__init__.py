@@ -2,5 +2,14 @@ from .algorithms import MLS
 from .heads import MLSHead
 from .losses import MultiLabelBCELoss
 from .memories import QueueMemory
+from .utils import CheckedPretrainedInit, load_backbone_state, set_pretrained
 
-__all__ = ['MLS', 'MLSHead', 'MultiLabelBCELoss', 'QueueMemory']
+__all__ = [
+    'MLS',
+    'MLSHead',
+    'MultiLabelBCELoss',
+    'QueueMemory',
+    'CheckedPretrainedInit',
+    'load_backbone_state',
+    'set_pretrained',
+]

@@ -1,0 +1,3 @@
+from .checked_pretrained import CheckedPretrainedInit, load_backbone_state, set_pretrained
+
+__all__ = ['CheckedPretrainedInit', 'load_backbone_state', 'set_pretrained']

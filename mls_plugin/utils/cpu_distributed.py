@@ -1,0 +1,26 @@
+"""Run ``--launcher pytorch`` jobs on hosts without CUDA."""
+
+import torch
+from mmengine.config import Config
+
+
+def prepare_cpu_distributed(cfg: Config) -> None:
+    """Let ``--launcher pytorch`` run on hosts without CUDA (tests, debugging).
+
+    mmengine's pytorch launcher calls ``torch.cuda.set_device`` and its DDP
+    wrapper passes ``device_ids=[LOCAL_RANK]``; both fail on CPU. The Runner
+    skips its own set-up when a process group exists, so we start gloo here
+    and wrap the model without device ids.
+    """
+    if cfg.launcher == 'pytorch' and not torch.cuda.is_available():
+        backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'gloo')
+        if backend != 'gloo':
+            raise ValueError(
+                f'env_cfg.dist_cfg.backend={backend!r} needs CUDA; on CPU pass '
+                '--cfg-options env_cfg.dist_cfg.backend=gloo'
+            )
+        torch.distributed.init_process_group(backend='gloo')
+        if cfg.get('model_wrapper_cfg') is None:
+            cfg.model_wrapper_cfg = dict(
+                type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False
+            )
