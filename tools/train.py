@@ -96,11 +96,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             raise KeyError(f'--auto-scale-lr: {args.config} has no `auto_scale_lr` key')
         cfg.auto_scale_lr.enable = True
 
-    if args.no_validate:
-        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
 
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(key)

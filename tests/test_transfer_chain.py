@@ -1,0 +1,145 @@
+"""The whole transfer chain on real data, on CPU, at toy sizes.
+
+MLS pretraining (ResNet-50, coco_tiny) -> backbone extraction -> Mask R-CNN
+R50-FPN fine-tuning on coco_tiny + tools/test.py (COCO bbox / segm AP by
+pycocotools) -> segmentation fine-tuning on CamVid + tools/test.py (mIoU) ->
+the linear multi-label probe on coco_tiny's labels (mAP). The numbers only
+have to be real, not good.
+"""
+
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import MODELS, init_default_scope
+
+import mls_plugin  # noqa: F401
+
+pytestmark = pytest.mark.slow
+
+PRETRAIN = 'configs/mls/mls_resnet50_8xb32-coslr-800e_coco.py'
+MASK_RCNN = 'configs/benchmarks/mmdet/mask-rcnn_r50-fpn-syncbn_ms-1x_coco.py'
+
+
+def run(repo_root, *cmd, timeout=900):
+    res = subprocess.run(
+        [sys.executable, *map(str, cmd)],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    return res.stdout + res.stderr
+
+
+def options(**kv):
+    return ['--cfg-options', *(f'{k}={v}' for k, v in kv.items())]
+
+
+def coco_tiny_det(coco_tiny):
+    """cfg-options that point an mmdet COCO config at coco_tiny, at toy size."""
+    small = '[(256,160)]'
+    return {
+        'train_dataloader.dataset.data_root': f'{coco_tiny}/',
+        'train_dataloader.dataset.data_prefix.img': 'images/train2017/',
+        'train_dataloader.dataset.indices': 4,
+        'train_dataloader.dataset.pipeline.2.scales': small,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'val_dataloader.dataset.data_root': f'{coco_tiny}/',
+        'val_dataloader.dataset.data_prefix.img': 'images/val2017/',
+        'val_dataloader.dataset.indices': 4,
+        'val_dataloader.dataset.pipeline.1.scale': '(256,160)',
+        'val_dataloader.num_workers': 0,
+        'val_dataloader.persistent_workers': False,
+        'val_evaluator.ann_file': f'{coco_tiny}/annotations/instances_val2017.json',
+        'test_dataloader.dataset.data_root': f'{coco_tiny}/',
+        'test_dataloader.dataset.data_prefix.img': 'images/val2017/',
+        'test_dataloader.dataset.indices': 4,
+        'test_dataloader.dataset.pipeline.1.scale': '(256,160)',
+        'test_dataloader.num_workers': 0,
+        'test_dataloader.persistent_workers': False,
+        'test_evaluator.ann_file': f'{coco_tiny}/annotations/instances_val2017.json',
+        'train_cfg.max_epochs': 1,
+        'default_hooks.logger.interval': 1,
+    }
+
+
+@pytest.fixture(scope='module')
+def pretrained(repo_root, coco_tiny, tmp_path_factory):
+    """A short real MLS pretraining and its extracted backbone."""
+    work = tmp_path_factory.mktemp('chain_pretrain')
+    run(
+        repo_root,
+        'tools/train.py',
+        PRETRAIN,
+        '--work-dir',
+        work,
+        *options(
+            **{
+                'train_dataloader.dataset.data_root': coco_tiny,
+                'train_dataloader.dataset.ann_file': 'annotations/instances_train2017.json',
+                'train_dataloader.dataset.data_prefix': 'images/train2017/',
+                'train_dataloader.dataset.indices': 8,
+                'train_dataloader.batch_size': 4,
+                'train_dataloader.num_workers': 0,
+                'train_dataloader.persistent_workers': False,
+                'train_dataloader.dataset.pipeline.1.transforms.0.0.scale': 64,
+                'model.memory.length': 16,
+                'model.head.topk': 4,
+                'train_cfg.max_epochs': 1,
+            }
+        ),
+    )
+    backbone = work / 'backbone.pth'
+    out = run(
+        repo_root,
+        'tools/model_converters/extract_backbone_weights.py',
+        work / 'epoch_1.pth',
+        backbone,
+        '--torchvision',
+    )
+    assert 'wrote 318 tensors' in out
+    return backbone
+
+
+def test_mask_rcnn_starts_from_the_pretrained_backbone(repo_root, pretrained):
+    cfg = Config.fromfile(str(repo_root / MASK_RCNN))
+    mls_plugin.models.set_pretrained(cfg.model, str(pretrained))
+    init_default_scope(cfg.default_scope)
+    model = revert_sync_batchnorm(MODELS.build(cfg.model))
+    model.init_weights()
+    expected = torch.load(pretrained, weights_only=True)
+    own = model.backbone.state_dict()
+    assert own.keys() == expected.keys()
+    assert all(torch.equal(own[k], expected[k]) for k in own)
+
+
+def test_mask_rcnn_finetune_and_coco_ap(repo_root, coco_tiny, pretrained, tmp_path):
+    work = tmp_path / 'mask_rcnn'
+    opts = coco_tiny_det(coco_tiny)
+    out = run(
+        repo_root,
+        'tools/train.py',
+        MASK_RCNN,
+        '--work-dir',
+        work,
+        '--pretrained',
+        pretrained,
+        '--no-validate',
+        *options(**opts),
+    )
+    assert 'CheckedPretrained: ResNet' in out and '318/318 tensors loaded' in out
+    losses = [float(v) for v in re.findall(r'\bloss: ([0-9.]+)', out)]
+    assert len(losses) == 2 and all(v == v for v in losses)  # 4 images, batch 2
+    out = run(repo_root, 'tools/test.py', MASK_RCNN, work / 'epoch_1.pth', *options(**opts))
+    for kind in ('bbox', 'segm'):
+        match = re.search(rf'coco/{kind}_mAP: (-?[0-9.]+)', out)
+        assert match, out[-3000:]
+        assert 0.0 <= float(match.group(1)) <= 1.0
+    assert 'Average Precision  (AP) @[ IoU=0.50:0.95' in out  # pycocotools' own table
