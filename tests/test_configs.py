@@ -6,7 +6,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmpretrain.registry import MODELS
+from mmengine.registry import MODELS
 
 import mls_plugin  # noqa: F401
 
@@ -21,10 +21,10 @@ def test_configs_exist():
 def test_config_loads_and_builds(path):
     cfg = Config.fromfile(path)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    model = MODELS.build(cfg.model)
+    model = MODELS.build(cfg.model)  # the registry of the config's default scope
     assert type(model).__name__ == cfg.model.type
-    assert cfg.train_dataloader.drop_last, 'QueueMemory needs full batches'
     if cfg.model.type == 'MLS':
+        assert cfg.train_dataloader.drop_last, 'QueueMemory needs full batches'
         global_batch = (
             cfg.train_dataloader.batch_size * 8
             if '8xb' in path
@@ -51,3 +51,32 @@ def test_paper_setting():
     assert cfg.train_dataloader.dataset.type == 'SceneImageDataset'
     crop = cfg.train_dataloader.dataset.pipeline[1].transforms[0][0]
     assert (crop.scale, crop.crop_ratio_range) == (224, (0.2, 1.0))
+
+
+BENCHMARKS = [p for p in CONFIGS if '/benchmarks/' in p]
+
+
+@pytest.mark.parametrize('path', BENCHMARKS, ids=lambda p: Path(p).name)
+def test_benchmark_takes_the_pretrained_checkpoint_one_way(path):
+    """Every benchmark loads its backbone through CheckedPretrained and downloads nothing."""
+    cfg = Config.fromfile(path)
+    assert cfg.pretrained.endswith('.pth')
+    found = []
+
+    def visit(node):
+        if isinstance(node, dict):
+            if node.get('type') in ('CheckedPretrained', 'Pretrained'):
+                found.append(node)
+            for v in node.values():
+                visit(v)
+        elif isinstance(node, (list, tuple)):
+            for v in node:
+                visit(v)
+
+    visit(cfg.model)
+    assert found and all(n['type'] == 'CheckedPretrained' for n in found)
+    assert all(n['checkpoint'] == cfg.pretrained for n in found)
+    assert cfg.model.backbone.init_cfg.type == 'CheckedPretrained'
+    assert cfg.model.get('pretrained') is None
+    text = cfg.pretty_text
+    assert 'open-mmlab://' not in text and 'torchvision://' not in text
