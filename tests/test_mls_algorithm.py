@@ -127,3 +127,17 @@ def test_bad_config_is_refused(kwargs, match):
     cfg.update(kwargs)
     with pytest.raises(ValueError, match=match):
         MODELS.build(cfg)
+
+
+@pytest.mark.parametrize(
+    'banks,match',
+    [
+        (dict(g=32, z=16), r'memory.banks.g. is 32 .*backbone output has 64'),
+        (dict(g=64, z=8), r'memory.banks.z. is 8 .*neck out_channels has 16'),
+    ],
+)
+def test_feature_dims_must_match_the_queue(banks, match):
+    model = tiny_mls()
+    model.memory = MODELS.build(dict(type='QueueMemory', length=QUEUE, banks=banks))
+    with pytest.raises(ValueError, match=match):
+        model(views(0), mode='loss')

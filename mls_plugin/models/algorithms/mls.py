@@ -88,6 +88,15 @@ class MLS(BaseSelfSupervisor):
         z = F.normalize(neck((g,))[0], dim=1)
         return g, z
 
+    def _check_dims(self, g: torch.Tensor, z: torch.Tensor) -> None:
+        for name, feat, source in (('g', g, 'backbone output'), ('z', z, 'neck out_channels')):
+            dim = self.memory.bank(name).shape[1]
+            if feat.shape[1] != dim:
+                raise ValueError(
+                    f'MLS: `memory.banks.{name}` is {dim} but the {source} has {feat.shape[1]} '
+                    'channels; make the backbone, the neck and the queue agree'
+                )
+
     def loss(
         self, inputs: List[torch.Tensor], data_samples: List[DataSample], **kwargs
     ) -> Dict[str, torch.Tensor]:
@@ -103,6 +112,7 @@ class MLS(BaseSelfSupervisor):
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             raise ValueError('MLS expects two views per image (pipeline `MultiView`, num_views=2)')
         g1, z1 = self._encode(self.backbone, self.neck, inputs[0])
+        self._check_dims(g1, z1)
 
         with torch.no_grad():
             self.target_net.update_parameters(nn.Sequential(self.backbone, self.neck))
