@@ -76,9 +76,7 @@ class CheckedPretrainedInit:
         source = load_backbone_state(self.checkpoint, self.prefix)
         own = module.state_dict()
         missing = [k for k in own if k not in source and not _matches(k, self.allow_missing)]
-        unexpected = [
-            k for k in source if k not in own and not _matches(k, self.allow_unexpected)
-        ]
+        unexpected = [k for k in source if k not in own and not _matches(k, self.allow_unexpected)]
         mismatched = [
             f'{k}: {tuple(source[k].shape)} vs {tuple(v.shape)}'
             for k, v in own.items()
