@@ -110,9 +110,11 @@ class MLSHead(BaseModule):
                 f'MLSHead: `topk` ({self.topk}) must be smaller than the queue length ({queue_len})'
             )
         queue_z = queue_z.detach()
-        l_pos = (z1 * z2.detach()).sum(dim=1, keepdim=True) / self.temperature
+        # Scaling the (B, d) query rather than the (B, D) product saves a B x D temporary.
+        q = z1 / self.temperature
+        l_pos = (q * z2.detach()).sum(dim=1, keepdim=True)
         # One (B, D) matrix serves as InfoNCE negatives and as BCE logits.
-        l_queue = z1 @ queue_z.t() / self.temperature
+        l_queue = q @ queue_z.t()
         nce_logits = torch.cat([l_pos, l_queue], dim=1)
         nce_target = torch.zeros(z1.shape[0], dtype=torch.long, device=z1.device)
         losses = dict(loss_nce=self.loss_nce(nce_logits, nce_target))
@@ -124,7 +126,7 @@ class MLSHead(BaseModule):
         with torch.no_grad():
             scores = g1 @ queue_g.t() if self.label_source == 'g' else l_queue
             pos_index = scores.topk(self.topk, dim=1, sorted=False).indices
-        ml_logits = l_queue if self.logit_source == 'z' else g1 @ queue_g.t() / self.temperature
+        ml_logits = l_queue if self.logit_source == 'z' else (g1 / self.temperature) @ queue_g.t()
         if isinstance(self.loss_ml, MultiLabelBCELoss):
             losses['loss_ml'] = self.loss_ml(ml_logits, pos_index=pos_index)
         else:  # any loss on a dense target, e.g. CrossEntropyLoss(use_sigmoid=True)
