@@ -22,9 +22,11 @@ def coco_tiny() -> Path:
 
 @pytest.fixture(scope='session')
 def mls_r50_checkpoint(tmp_path_factory) -> Path:
-    """A runner-style checkpoint of an MLS ResNet-50 (random, but not any default init).
+    """A runner-style checkpoint of an MLS ResNet-50, distinct from any default init.
 
-    Every backbone tensor is drawn at random, so a model whose backbone equals it
+    The weights are a default initialisation plus noise; the BN running statistics are
+    those of one batch through the network (as a trained model's would fit its weights),
+    so eval-mode features stay well scaled. A model whose backbone equals this checkpoint
     after init really loaded it.
     """
     import torch
@@ -37,11 +39,22 @@ def mls_r50_checkpoint(tmp_path_factory) -> Path:
     cfg = Config.fromfile(str(REPO_ROOT / 'configs/mls/mls_resnet50_8xb32-coslr-800e_coco.py'))
     init_default_scope('mmpretrain')
     model = MODELS.build(cfg.model)
+    model.init_weights()
     gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for value in model.parameters():
+            noise = torch.randn(value.shape, generator=gen)
+            value.add_(0.1 * noise if value.dim() == 1 else 0.01 * value.std() * noise)
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.reset_running_stats()
+                module.momentum = None  # running stats = this batch's statistics
+        model.backbone.train()
+        model.backbone(torch.randn(8, 3, 64, 64, generator=gen))
     state = model.state_dict()
-    for key, value in state.items():
-        if value.is_floating_point():
-            value.copy_(torch.rand(value.shape, generator=gen) * 0.1 + 0.01)
+    for key, value in state.items():  # the momentum encoder is a copy: make it distinct too
+        if key.startswith('target_net.module.') and value.is_floating_point():
+            value.add_(0.001 * torch.randn(value.shape, generator=gen))
     path = tmp_path_factory.mktemp('mls_r50') / 'mls_r50.pth'
     torch.save({'meta': {'epoch': 1}, 'state_dict': state}, path)
     return path

@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmengine.registry import MODELS
+from mmengine.registry import MODELS, init_default_scope
 
 import mls_plugin  # noqa: F401
 

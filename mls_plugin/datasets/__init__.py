@@ -1,3 +1,4 @@
+from .coco_multilabel import CocoMultiLabelDataset
 from .scene_image_dataset import SceneImageDataset
 
-__all__ = ['SceneImageDataset']
+__all__ = ['CocoMultiLabelDataset', 'SceneImageDataset']
