@@ -157,3 +157,22 @@ def test_bad_arguments_name_the_key(kwargs, key):
 def test_topk_must_be_below_queue_length(inputs):
     with pytest.raises(ValueError, match='topk'):
         MLSHead(topk=D).loss(**inputs)
+
+
+def test_low_precision_label_bank_gives_the_same_labels(inputs):
+    """A bfloat16 Q_g (half the memory) ranks the queue like the float32 one here."""
+    head = MLSHead(topk=K)
+    full = head.loss(**inputs)
+    half = head.loss(**{**inputs, 'queue_g': inputs['queue_g'].to(torch.bfloat16)})
+    assert half['loss_ml'].item() == pytest.approx(full['loss_ml'].item(), rel=1e-12)
+
+
+def test_cpu_autocast_bfloat16_matches_float32(inputs):
+    x = {k: v.float() for k, v in inputs.items()}
+    head = MLSHead(topk=K)
+    ref = head.loss(**x)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        amp = head.loss(**x)
+    for key in ref:
+        assert torch.isfinite(amp[key])
+        assert amp[key].item() == pytest.approx(ref[key].item(), rel=0.03), key

@@ -119,3 +119,15 @@ def test_two_ranks_hold_identical_queues_in_global_batch_order(tmp_path):
         z = F.normalize(torch.cat([rows[0][1], rows[1][1]]), dim=1)
         assert torch.allclose(r0['bank_g'][slots], g), step
         assert torch.allclose(r0['bank_z'][slots], z), step
+
+
+def test_bank_dtype_option():
+    mem = QueueMemory(length=8, banks=dict(g=4, z=2), dtypes=dict(g='bfloat16'))
+    assert mem.bank('g').dtype == torch.bfloat16 and mem.bank('z').dtype == torch.float32
+    g = torch.randn(4, 4)
+    mem.enqueue(g=g, z=torch.randn(4, 2))
+    assert torch.allclose(mem.bank('g')[:4].float(), F.normalize(g, dim=1), atol=1e-2)
+    with pytest.raises(ValueError, match='dtypes.g'):
+        QueueMemory(length=8, banks=dict(g=4), dtypes=dict(g='int8'))
+    with pytest.raises(ValueError, match=r"unknown banks \['q'\]"):
+        QueueMemory(length=8, banks=dict(g=4), dtypes=dict(q='float16'))

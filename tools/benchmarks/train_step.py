@@ -14,7 +14,6 @@ Examples:
 import argparse
 import json
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,12 @@ def build(name: str, args) -> torch.nn.Module:
             backbone=backbone,
             neck=dict(neck, with_avg_pool=False),
             head=dict(type='MLSHead', topk=args.topk, temperature=0.2),
-            memory=dict(type='QueueMemory', length=args.queue, banks=dict(g=d_g, z=d_z)),
+            memory=dict(
+                type='QueueMemory',
+                length=args.queue,
+                banks=dict(g=d_g, z=d_z),
+                dtypes=dict(g=args.g_dtype),
+            ),
         )
     else:
         cfg = dict(
@@ -96,14 +100,24 @@ def step_times(model, optim, args, n: int) -> list:
     return times
 
 
+def _status_mb(field: str) -> float:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f'{field} not in /proc/self/status')
+
+
 def peak_memory_mb(name: str, args) -> float:
     """Run one model in this (fresh) process and return its peak memory in MB.
 
-    CUDA: ``max_memory_allocated`` over the timed steps. CPU: growth of the
-    process's peak RSS from before the model is built to after the steps, so
-    weights, optimizer state, queues and the activation peak all count.
+    CUDA: ``max_memory_allocated`` over the timed steps. CPU (Linux): the peak
+    resident set during the timed steps (VmHWM, reset through
+    ``/proc/self/clear_refs`` after the first step) minus the resident set
+    before the model was built, so weights, optimizer state, queues and the
+    activation peak all count.
     """
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline = _status_mb('VmRSS')
     model = build(name, args)
     optim = make_optim(model, args)
     step_times(model, optim, args, 1)
@@ -111,8 +125,10 @@ def peak_memory_mb(name: str, args) -> float:
         torch.cuda.reset_peak_memory_stats()
         step_times(model, optim, args, args.iters)
         return torch.cuda.max_memory_allocated() / 2**20
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')  # resets VmHWM to the current resident set
     step_times(model, optim, args, args.iters)
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - baseline) / 1024
+    return _status_mb('VmHWM') - baseline
 
 
 def main() -> None:
@@ -126,6 +142,7 @@ def main() -> None:
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--g-dtype', default='float32', help="MLS's pseudo-label bank dtype")
     parser.add_argument('--amp', action='store_true')
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: default)')
@@ -155,11 +172,11 @@ def main() -> None:
     median = {name: statistics.median(v) for name, v in per_step.items()}
 
     memory = {}
-    child = [sys.executable, __file__] + [a for a in sys.argv[1:] if a != '--out']
+    child = [sys.executable, __file__] + sys.argv[1:]
+    if '--out' in child:
+        i = child.index('--out')
+        del child[i : i + 2]
     for name in models:
-        if '--out' in child:
-            i = child.index('--out')
-            del child[i : i + 2]
         res = subprocess.run(
             child + ['--memory-of', name], capture_output=True, text=True, check=True
         )

@@ -124,9 +124,13 @@ class MLSHead(BaseModule):
         g1 = F.normalize(g1, dim=1)
         queue_g = queue_g.detach()
         with torch.no_grad():
-            scores = g1 @ queue_g.t() if self.label_source == 'g' else l_queue
+            # A bank stored in low precision is ranked in its own dtype.
+            scores = g1.to(queue_g.dtype) @ queue_g.t() if self.label_source == 'g' else l_queue
             pos_index = scores.topk(self.topk, dim=1, sorted=False).indices
-        ml_logits = l_queue if self.logit_source == 'z' else (g1 / self.temperature) @ queue_g.t()
+        if self.logit_source == 'z':
+            ml_logits = l_queue
+        else:
+            ml_logits = (g1 / self.temperature) @ queue_g.t().to(g1.dtype)
         if isinstance(self.loss_ml, MultiLabelBCELoss):
             losses['loss_ml'] = self.loss_ml(ml_logits, pos_index=pos_index)
         else:  # any loss on a dense target, e.g. CrossEntropyLoss(use_sigmoid=True)

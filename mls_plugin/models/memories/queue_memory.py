@@ -24,6 +24,10 @@ class QueueMemory(BaseModule):
             batch (batch per rank x world size), checked at the first enqueue.
         banks (dict[str, int]): Bank name -> feature dimension, e.g.
             ``dict(g=2048, z=256)``.
+        dtypes (dict[str, str], optional): Storage dtype of some banks, e.g.
+            ``dict(g='bfloat16')`` halves the memory of a bank that is only
+            ranked (MLS's pseudo-label bank). Others are float32.
+            Defaults to None.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -31,6 +35,7 @@ class QueueMemory(BaseModule):
         self,
         length: int,
         banks: Dict[str, int],
+        dtypes: Optional[Dict[str, str]] = None,
         init_cfg: Optional[Union[dict, list]] = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -40,12 +45,23 @@ class QueueMemory(BaseModule):
             raise ValueError('QueueMemory: `banks` must name at least one bank, e.g. dict(z=256)')
         self.length = length
         self.names = tuple(banks)
+        dtypes = dict(dtypes or {})
+        unknown = set(dtypes) - set(banks)
+        if unknown:
+            raise ValueError(f'QueueMemory: `dtypes` names unknown banks {sorted(unknown)}')
         for name, dim in banks.items():
             if not isinstance(dim, int) or dim < 1:
                 raise ValueError(f'QueueMemory: `banks.{name}` must be a positive int, got {dim!r}')
             # Random unit vectors, as MoCo: the first D / global_batch steps
             # contrast against noise until the queue has been filled once.
-            self.register_buffer(f'bank_{name}', F.normalize(torch.randn(length, dim), dim=1))
+            dtype = getattr(torch, dtypes.get(name, 'float32'), None)
+            if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+                raise ValueError(
+                    f'QueueMemory: `dtypes.{name}` must name a torch float dtype, '
+                    f'got {dtypes[name]!r}'
+                )
+            bank = F.normalize(torch.randn(length, dim), dim=1).to(dtype)
+            self.register_buffer(f'bank_{name}', bank)
         self.register_buffer('ptr', torch.zeros(1, dtype=torch.long))
 
     def bank(self, name: str) -> torch.Tensor:
