@@ -200,7 +200,8 @@ def main() -> None:
     )
     print(
         f'ResNet-{args.depth} {args.img}px B={args.batch} D={args.queue} k={args.topk} '
-        f'{args.device}{" amp" if args.amp else ""}{" cl" if args.channels_last else ""}: '
+        f'Q_g {args.g_dtype} {args.device}{" amp" if args.amp else ""}'
+        f'{" channels_last" if args.channels_last else ""}: '
         f'MLS {median["mls"] * 1e3:.1f} ms, MoCo {median["moco"] * 1e3:.1f} ms, '
         f'ratio {result["time_ratio"]:.3f}; peak MB MLS {memory["mls"]:.0f}, '
         f'MoCo {memory["moco"]:.0f}, ratio {result["memory_ratio"]:.3f}'
