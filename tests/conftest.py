@@ -13,6 +13,14 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope='session')
+def camvid_small() -> Path:
+    root = SHARED_DATA / 'camvid_small'
+    if not (root / 'train.txt').is_file():
+        pytest.fail(f'camvid_small not found at {root}; set MLS_SHARED_DATA')
+    return root
+
+
+@pytest.fixture(scope='session')
 def coco_tiny() -> Path:
     root = SHARED_DATA / 'coco_tiny'
     if not (root / 'annotations' / 'instances_train2017.json').is_file():

@@ -138,8 +138,92 @@ def test_mask_rcnn_finetune_and_coco_ap(repo_root, coco_tiny, pretrained, tmp_pa
     losses = [float(v) for v in re.findall(r'\bloss: ([0-9.]+)', out)]
     assert len(losses) == 2 and all(v == v for v in losses)  # 4 images, batch 2
     out = run(repo_root, 'tools/test.py', MASK_RCNN, work / 'epoch_1.pth', *options(**opts))
+    aps = {}
     for kind in ('bbox', 'segm'):
         match = re.search(rf'coco/{kind}_mAP: (-?[0-9.]+)', out)
         assert match, out[-3000:]
-        assert 0.0 <= float(match.group(1)) <= 1.0
+        aps[kind] = float(match.group(1))
+        assert 0.0 <= aps[kind] <= 1.0
+    print(f'Mask R-CNN R50-FPN, 2 iterations on coco_tiny: COCO AP {aps}')
     assert 'Average Precision  (AP) @[ IoU=0.50:0.95' in out  # pycocotools' own table
+
+
+CAMVID = 'configs/benchmarks/mmseg/pspnet_r50-d8_4xb4-20k_camvid-360x480.py'
+PROBE = 'configs/benchmarks/classification/resnet50_linear-multilabel_8xb16-coslr-30e_coco.py'
+
+
+def test_segmentation_finetune_and_miou(repo_root, camvid_small, pretrained, tmp_path):
+    work = tmp_path / 'pspnet'
+    opts = {
+        'train_dataloader.dataset.data_root': camvid_small,
+        'train_dataloader.dataset.pipeline.2.scale': '(120,90)',
+        'train_dataloader.dataset.pipeline.3.crop_size': '(64,64)',
+        'train_dataloader.batch_size': 2,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'model.data_preprocessor.size': '(64,64)',
+        'val_dataloader.dataset.data_root': camvid_small,
+        'val_dataloader.dataset.indices': 4,
+        'val_dataloader.dataset.pipeline.1.scale': '(120,90)',
+        'val_dataloader.num_workers': 0,
+        'val_dataloader.persistent_workers': False,
+        'test_dataloader.dataset.data_root': camvid_small,
+        'test_dataloader.dataset.indices': 4,
+        'test_dataloader.dataset.pipeline.1.scale': '(120,90)',
+        'test_dataloader.num_workers': 0,
+        'test_dataloader.persistent_workers': False,
+        'train_cfg.max_iters': 4,
+        'train_cfg.val_interval': 4,
+        'default_hooks.logger.interval': 1,
+        'default_hooks.checkpoint.interval': 4,
+    }
+    out = run(
+        repo_root,
+        'tools/train.py',
+        CAMVID,
+        '--work-dir',
+        work,
+        '--pretrained',
+        pretrained,
+        *options(**opts),
+    )
+    assert '318/318 tensors loaded' in out
+    out = run(repo_root, 'tools/test.py', CAMVID, work / 'iter_4.pth', *options(**opts))
+    match = re.search(r'mIoU: ([0-9.]+)', out)
+    assert match, out[-3000:]
+    assert 0.0 <= float(match.group(1)) <= 100.0
+    print(f'CamVid PSPNet, 4 iterations: mIoU {match.group(1)}')
+
+
+def test_linear_probe_on_coco_labels_gives_map(repo_root, coco_tiny, pretrained, tmp_path):
+    work = tmp_path / 'probe'
+    opts = {'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1, 'randomness.seed': 0}
+    for split, prefix in (('train', 'train2017'), ('val', 'val2017'), ('test', 'val2017')):
+        opts.update(
+            {
+                f'{split}_dataloader.dataset.data_root': coco_tiny,
+                f'{split}_dataloader.dataset.data_prefix': f'images/{prefix}/',
+                f'{split}_dataloader.batch_size': 8,
+                f'{split}_dataloader.num_workers': 0,
+                f'{split}_dataloader.persistent_workers': False,
+            }
+        )
+    opts['train_dataloader.dataset.pipeline.1.scale'] = 64
+    for split in ('val', 'test'):
+        opts[f'{split}_dataloader.dataset.pipeline.1.scale'] = 73
+        opts[f'{split}_dataloader.dataset.pipeline.2.crop_size'] = 64
+    out = run(
+        repo_root,
+        'tools/train.py',
+        PROBE,
+        '--work-dir',
+        work,
+        '--pretrained',
+        pretrained,
+        *options(**opts),
+    )
+    assert '318/318 tensors loaded' in out
+    match = re.search(r'multi-label/mAP: ([0-9.]+)', out)
+    assert match, out[-3000:]
+    assert 0.0 < float(match.group(1)) <= 100.0
+    print(f'coco_tiny linear multi-label probe, 1 epoch: mAP {match.group(1)}')

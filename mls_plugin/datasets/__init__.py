@@ -1,4 +1,5 @@
+from .camvid import CamVidDataset
 from .coco_multilabel import CocoMultiLabelDataset
 from .scene_image_dataset import SceneImageDataset
 
-__all__ = ['CocoMultiLabelDataset', 'SceneImageDataset']
+__all__ = ['CamVidDataset', 'CocoMultiLabelDataset', 'SceneImageDataset']
