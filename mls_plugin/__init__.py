@@ -9,6 +9,7 @@ Configs enable it with ``custom_imports = dict(imports=['mls_plugin'])``.
 """
 
 from .datasets import *  # noqa: F401,F403
+from .engine import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
 from .utils import register_checkpoint_safe_globals
 from .version import __version__  # noqa: F401

@@ -22,8 +22,9 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mls_plugin.engine import NonFiniteLossError
 from mls_plugin.models import set_pretrained  # also registers components and the allow-list
-from mls_plugin.utils import prepare_cpu_distributed
+from mls_plugin.utils import check_queue_fits_global_batch, prepare_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -80,9 +81,16 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         set_pretrained(cfg.model, args.pretrained)
 
     if args.amp:
-        if cfg.optim_wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper':
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        kind = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        amp_kind = {
+            'OptimWrapper': 'AmpOptimWrapper',
+            'GuardedOptimWrapper': 'GuardedAmpOptimWrapper',
+        }
+        if kind in amp_kind:
+            cfg.optim_wrapper.type = amp_kind[kind]
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        elif 'Amp' not in kind:
+            raise ValueError(f'--amp: no AMP variant of optim_wrapper.type={kind!r}')
 
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
@@ -113,9 +121,17 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    check_queue_fits_global_batch(cfg)
     prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except NonFiniteLossError:
+        # The step was refused before backward: these are the last good weights.
+        path = f'before_nonfinite_iter_{runner.iter + 1}.pth'
+        runner.save_checkpoint(runner.work_dir, path)
+        runner.logger.error(f'non-finite loss: saved the last good state as {path}')
+        raise
 
 
 if __name__ == '__main__':

@@ -44,10 +44,18 @@ train_dataloader = dict(
 )
 
 max_epochs = 800
-optim_wrapper = dict(optimizer=dict(lr=0.3, momentum=0.9, weight_decay=1e-4))
+# A NaN/inf loss stops the run before the step (tools/train.py saves the last good state);
+# on_nonfinite='skip' drops such steps instead.
+optim_wrapper = dict(
+    type='GuardedOptimWrapper',
+    on_nonfinite='stop',
+    optimizer=dict(lr=0.3, momentum=0.9, weight_decay=1e-4),
+)
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs)
 ]
 train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
+# --resume continues the random streams too (mls_plugin/engine/hooks/random_state_hook.py).
+custom_hooks = [dict(type='RandomStateHook')]
 auto_scale_lr = dict(base_batch_size=256)

@@ -1,5 +1,7 @@
-# FCN R50-D8, Pascal VOC 2012 + SBD ("aug"), 20k iterations, 4 GPUs x 4; backbone as in the
-# PSPNet config: plain-stem ResNet with every pretrained weight used.
+# FCN R50-D8, Pascal VOC 2012 + SBD ("aug", 10582 images), 512x512 crops, 20k iterations,
+# 4 GPUs x 4, tested on VOC 2012 val. Backbone as in the PSPNet config: plain-stem ResNet, every
+# pretrained tensor loaded, the base's dilated ResNet, SyncBN and Pytorch-style RGB
+# preprocessing kept.
 _base_ = 'mmseg::fcn/fcn_r50-d8_4xb4-20k_voc12aug-512x512.py'
 custom_imports = dict(imports=['mls_plugin'], allow_failed_imports=False)
 

@@ -1,5 +1,6 @@
-# PSANet R50-D8, Cityscapes 40k, 4 GPUs x 2 (the paper's Table 3); backbone as in the PSPNet
-# config: plain-stem ResNet with every pretrained weight used.
+# PSANet R50-D8, Cityscapes, 512x1024 crops, 40k iterations, 4 GPUs x 2 (the paper's Table 3).
+# Backbone as in the PSPNet config: plain-stem ResNet, every pretrained tensor loaded, the base's
+# dilated ResNet, SyncBN and Pytorch-style RGB preprocessing kept.
 _base_ = 'mmseg::psanet/psanet_r50-d8_4xb2-40k_cityscapes-512x1024.py'
 custom_imports = dict(imports=['mls_plugin'], allow_failed_imports=False)
 

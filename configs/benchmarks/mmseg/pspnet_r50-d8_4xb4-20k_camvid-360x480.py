@@ -1,8 +1,13 @@
-# PSPNet R50-D8 on CamVid (11 classes, SegNet split, 360x480 frames), 20k iterations,
-# 4 GPUs x 4: a street-scene benchmark that fits a workstation. Data: data/camvid with
-# train/ trainannot/ val/ valannot/ train.txt val.txt (label 11 = void, mapped to 255).
+# PSPNet R50-D8 on CamVid (the SegNet tutorial's 11-class release: 367 train / 101 val / 233 test
+# frames of 480x360), 360x480 crops, 20k iterations, 4 GPUs x 4: a street-scene benchmark that
+# fits one workstation. Model and pretrained backbone as in the Cityscapes PSPNet config.
+# Data: data/camvid/{train,trainannot,val,valannot}/*.png (label 11 = void, read as 255).
+# Tested on val; for the test split set test_dataloader.dataset.data_prefix to
+# dict(img_path='test', seg_map_path='testannot').
+#   bash tools/dist_train.sh THIS_CONFIG 4 --pretrained work_dirs/mls/epoch_800.pth
 _base_ = './pspnet_r50-d8_4xb2-40k_cityscapes-512x1024.py'
 
+data_root = 'data/camvid/'
 crop_size = (360, 480)
 model = dict(
     data_preprocessor=dict(size=crop_size),
@@ -24,27 +29,27 @@ test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
-dataset = dict(type='CamVidDataset', data_root='data/camvid/')
 train_dataloader = dict(
     batch_size=4,
     dataset=dict(
-        dataset,
         _delete_=True,
-        ann_file='train.txt',
+        type='CamVidDataset',
+        data_root=data_root,
         data_prefix=dict(img_path='train', seg_map_path='trainannot'),
         pipeline=train_pipeline,
     ),
 )
 val_dataloader = dict(
     dataset=dict(
-        dataset,
         _delete_=True,
-        ann_file='val.txt',
+        type='CamVidDataset',
+        data_root=data_root,
         data_prefix=dict(img_path='val', seg_map_path='valannot'),
         pipeline=test_pipeline,
     )
 )
 test_dataloader = val_dataloader
+
 max_iters = 20000
 train_cfg = dict(max_iters=max_iters, val_interval=2000)
 param_scheduler = [

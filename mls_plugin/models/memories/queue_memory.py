@@ -5,6 +5,7 @@ from typing import Dict, Optional, Union
 import torch
 import torch.nn.functional as F
 from mmengine.dist import all_gather, get_world_size
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
@@ -95,11 +96,17 @@ class QueueMemory(BaseModule):
                 f'({global_batch} = batch per rank x {get_world_size()} ranks). Change the '
                 'memory `length` or `train_dataloader.batch_size`, and keep `drop_last=True`.'
             )
+        gathered = {
+            name: torch.cat(all_gather(k.detach().contiguous()), dim=0) for name, k in keys.items()
+        }
+        # Every rank holds the same gathered keys, so all ranks decide alike.
+        if not all(torch.isfinite(g).all() for g in gathered.values()):
+            print_log('QueueMemory: non-finite keys not enqueued; the queue is unchanged', level=30)
+            return
         ptr = int(self.ptr)
-        for name, k in keys.items():
-            gathered = torch.cat(all_gather(k.detach().contiguous()), dim=0)
+        for name, g in gathered.items():
             bank = self.bank(name)
-            bank[ptr : ptr + global_batch] = F.normalize(gathered, dim=1).to(bank.dtype)
+            bank[ptr : ptr + global_batch] = F.normalize(g, dim=1).to(bank.dtype)
         self.ptr[0] = (ptr + global_batch) % self.length
 
     def extra_repr(self) -> str:

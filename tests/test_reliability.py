@@ -1,0 +1,129 @@
+"""Non-finite losses, bad configs: refused early, nothing good lost."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import MessageHub
+
+from mls_plugin.engine import GuardedOptimWrapper, NonFiniteLossError
+from mls_plugin.models import QueueMemory
+from mls_plugin.utils import check_queue_fits_global_batch
+
+
+def make_wrapper(**kwargs):
+    MessageHub.get_instance('reliability_test')
+    param = torch.nn.Parameter(torch.ones(3))
+    sgd = torch.optim.SGD([param], lr=0.1)
+    return param, GuardedOptimWrapper(optimizer=sgd, **kwargs)
+
+
+def test_finite_loss_steps():
+    param, wrapper = make_wrapper()
+    wrapper.update_params((param * 2).sum())
+    assert torch.allclose(param.detach(), torch.full((3,), 0.8))
+
+
+def test_nonfinite_loss_stops_before_the_step():
+    param, wrapper = make_wrapper()
+    with pytest.raises(NonFiniteLossError, match=r'loss is nan .*before the optimizer step'):
+        wrapper.update_params((param * float('nan')).sum())
+    assert torch.equal(param.detach(), torch.ones(3)) and param.grad is None
+
+
+def test_nonfinite_loss_skipped_then_training_goes_on():
+    param, wrapper = make_wrapper(on_nonfinite='skip', max_consecutive_skips=2)
+    wrapper.update_params((param * float('inf')).sum())
+    assert torch.equal(param.detach(), torch.ones(3)) and wrapper.skipped_steps == 1
+    wrapper.update_params((param * 2).sum())
+    assert torch.allclose(param.detach(), torch.full((3,), 0.8))
+    for _ in range(2):
+        wrapper.update_params((param * float('nan')).sum())
+    with pytest.raises(NonFiniteLossError, match='3 non-finite step'):
+        wrapper.update_params((param * float('nan')).sum())
+
+
+def test_bad_guard_option():
+    with pytest.raises(ValueError, match='on_nonfinite'):
+        make_wrapper(on_nonfinite='ignore')
+
+
+def test_nonfinite_keys_leave_the_queue_unchanged():
+    mem = QueueMemory(length=8, banks=dict(g=4, z=2))
+    before = {k: v.clone() for k, v in mem.state_dict().items()}
+    g = torch.randn(4, 4)
+    g[1, 2] = float('nan')
+    mem.enqueue(g=g, z=torch.randn(4, 2))
+    for key, value in mem.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+@pytest.mark.parametrize(
+    'batch,world,drop_last,match',
+    [
+        (48, 1, True, r'model.memory.length \(4096\) .* global batch 48'),
+        (32, 3, True, r'global batch 96 \(train_dataloader.batch_size 32 x 3'),
+        (32, 8, False, 'drop_last must be True'),
+    ],
+)
+def test_queue_and_global_batch_checked_before_training(
+    batch, world, drop_last, match, monkeypatch
+):
+    cfg = Config(
+        dict(
+            model=dict(memory=dict(length=4096)),
+            train_dataloader=dict(batch_size=batch, drop_last=drop_last),
+        )
+    )
+    monkeypatch.setenv('WORLD_SIZE', str(world))
+    with pytest.raises(ValueError, match=match):
+        check_queue_fits_global_batch(cfg)
+    cfg.train_dataloader.update(batch_size=32, drop_last=True)
+    monkeypatch.setenv('WORLD_SIZE', '8')
+    check_queue_fits_global_batch(cfg)  # the paper's 8 x 32 into 4096
+
+
+@pytest.mark.slow
+def test_training_that_diverges_stops_with_the_last_good_state(repo_root, coco_tiny, tmp_path):
+    opts = {
+        'train_dataloader.dataset.data_root': coco_tiny,
+        'train_dataloader.dataset.ann_file': 'annotations/instances_train2017.json',
+        'train_dataloader.dataset.data_prefix': 'images/train2017/',
+        'train_dataloader.dataset.indices': 32,
+        'train_dataloader.batch_size': 8,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'train_dataloader.dataset.pipeline.1.transforms.0.0.scale': 32,
+        'model.memory.length': 48,
+        'model.head.topk': 5,
+        'optim_wrapper.optimizer.lr': 1e30,  # diverges within two steps
+        'default_hooks.logger.interval': 1,
+    }
+    cmd = [
+        sys.executable,
+        'tools/train.py',
+        'configs/mls/mls_resnet18_1xb32-coslr-50e_demo-scenes.py',
+    ]
+    cmd += ['--work-dir', str(tmp_path), '--cfg-options', *(f'{k}={v}' for k, v in opts.items())]
+    res = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=300)
+    log = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert 'NonFiniteLossError' in log and 'before the optimizer step' in log
+    saved = sorted(tmp_path.glob('before_nonfinite_iter_*.pth'))
+    assert len(saved) == 1, log[-2000:]
+    ckpt = torch.load(saved[0], weights_only=True)
+    stopped_at = int(saved[0].stem.rsplit('_', 1)[1])
+    assert ckpt['meta']['iter'] == stopped_at - 1 >= 1
+    assert f'at iteration {stopped_at}' in log
+
+
+def test_config_with_bad_queue_fails_fast(repo_root, tmp_path):
+    cmd = [
+        sys.executable, 'tools/train.py', 'configs/mls/mls_resnet50_8xb32-coslr-800e_coco.py',
+        '--work-dir', str(tmp_path), '--cfg-options', 'train_dataloader.batch_size=48',
+    ]  # fmt: skip
+    res = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0
+    assert 'model.memory.length (4096) must be a multiple of the global batch 48' in res.stderr
