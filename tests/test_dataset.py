@@ -1,9 +1,15 @@
 import json
 
 import pytest
+from mmengine.registry import init_default_scope
 from PIL import Image
 
 from mls_plugin.datasets import SceneImageDataset
+
+
+@pytest.fixture(autouse=True)
+def mmpretrain_scope():
+    init_default_scope('mmpretrain')  # the pipelines' transforms live there
 
 
 def test_coco_json_lists_its_images(coco_tiny):

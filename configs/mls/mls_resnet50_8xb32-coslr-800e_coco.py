@@ -39,6 +39,7 @@ train_dataloader = dict(
         data_root=data_root,
         ann_file='annotations/instances_train2017.json',
         data_prefix='train2017/',
+        skip_unreadable=False,  # True: replace broken images; SkippedImagesHook lists them
         pipeline=_base_.train_pipeline,
     ),
 )
@@ -56,6 +57,6 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
-# --resume continues the random streams too (mls_plugin/engine/hooks/random_state_hook.py).
-custom_hooks = [dict(type='RandomStateHook')]
+# --resume continues the random streams too; skipped unreadable images are reported per epoch.
+custom_hooks = [dict(type='RandomStateHook'), dict(type='SkippedImagesHook')]
 auto_scale_lr = dict(base_batch_size=256)

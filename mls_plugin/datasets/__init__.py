@@ -1,5 +1,5 @@
 from .camvid import CamVidDataset
 from .coco_multilabel import CocoMultiLabelDataset
-from .scene_image_dataset import SceneImageDataset
+from .scene_image_dataset import SceneImageDataset, UnreadableImageError
 
-__all__ = ['CamVidDataset', 'CocoMultiLabelDataset', 'SceneImageDataset']
+__all__ = ['CamVidDataset', 'CocoMultiLabelDataset', 'SceneImageDataset', 'UnreadableImageError']

@@ -9,6 +9,10 @@ from mmpretrain.datasets import CustomDataset
 from mmpretrain.registry import DATASETS
 
 
+class UnreadableImageError(RuntimeError):
+    """An image could not be loaded or transformed; the message names the file."""
+
+
 @DATASETS.register_module()
 class SceneImageDataset(CustomDataset):
     """Images for self-supervised pretraining; any labels are ignored.
@@ -27,6 +31,12 @@ class SceneImageDataset(CustomDataset):
         data_prefix (str | dict): Image folder, or ``dict(img_path=...)``.
             Defaults to ''.
         ann_file (str): See above. Defaults to ''.
+        skip_unreadable (bool): Replace an image that cannot be read or
+            transformed by another one instead of stopping. Each skipped file
+            and its error travel with the batch (``skipped_images`` in the data
+            sample's metainfo) so that ``SkippedImagesHook`` counts and reports
+            them at the end of the epoch. Defaults to False: the error stops
+            the run, naming the file.
         **kwargs: Other arguments of mmpretrain's ``CustomDataset``
             (``pipeline``, ``extensions``, ``indices``, ...).
 
@@ -36,8 +46,16 @@ class SceneImageDataset(CustomDataset):
         ...                data_prefix='train2017/', pipeline=train_pipeline)
     """
 
-    def __init__(self, data_root: str = '', data_prefix='', ann_file: str = '', **kwargs) -> None:
+    def __init__(
+        self,
+        data_root: str = '',
+        data_prefix='',
+        ann_file: str = '',
+        skip_unreadable: bool = False,
+        **kwargs,
+    ) -> None:
         kwargs.pop('with_label', None)
+        self.skip_unreadable = skip_unreadable
         super().__init__(
             data_root=data_root,
             data_prefix=data_prefix,
@@ -86,3 +104,32 @@ class SceneImageDataset(CustomDataset):
                 raise ValueError(msg)
             data_list.append(dict(img_path=backend.join_path(self.img_prefix, image['file_name'])))
         return data_list
+
+    def prepare_data(self, idx: int):
+        """Run the pipeline; any failure is re-raised naming the image file."""
+        info = self.get_data_info(idx)
+        try:
+            return self.pipeline(info)
+        except Exception as err:
+            raise UnreadableImageError(
+                f'{info["img_path"]}: {type(err).__name__}: {err}'.rstrip(': ')
+            ) from err
+
+    def __getitem__(self, idx: int) -> dict:
+        if not self.skip_unreadable or self.test_mode:
+            return super().__getitem__(idx)
+        skipped = []
+        for _ in range(self.max_refetch + 1):
+            try:
+                data = self.prepare_data(idx)
+            except UnreadableImageError as err:
+                skipped.append(str(err))
+                data = None
+            if data is not None:
+                if skipped:
+                    data['data_samples'].set_metainfo(dict(skipped_images=skipped))
+                return data
+            idx = self._rand_another()
+        raise UnreadableImageError(
+            f'{len(skipped)} images in a row could not be read; the last: {skipped[-1]}'
+        )

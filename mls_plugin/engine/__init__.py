@@ -1,4 +1,4 @@
-from .hooks import RandomStateHook
+from .hooks import RandomStateHook, SkippedImagesHook
 from .optim import GuardedAmpOptimWrapper, GuardedOptimWrapper, NonFiniteLossError
 
 __all__ = [
@@ -6,4 +6,5 @@ __all__ = [
     'GuardedOptimWrapper',
     'NonFiniteLossError',
     'RandomStateHook',
+    'SkippedImagesHook',
 ]
