@@ -127,3 +127,32 @@ def test_config_with_bad_queue_fails_fast(repo_root, tmp_path):
     res = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=300)
     assert res.returncode != 0
     assert 'model.memory.length (4096) must be a multiple of the global batch 48' in res.stderr
+
+
+def test_checkpoint_killed_while_written_keeps_the_last_good_one(tmp_path):
+    """SIGKILL in the middle of a (large) checkpoint write: the old file survives intact."""
+    import signal
+    import time
+
+    from mls_plugin.utils import AtomicLocalBackend
+
+    target = tmp_path / 'latest.pth'
+    torch.save({'state_dict': {'w': torch.ones(3)}}, target)
+    good = target.read_bytes()
+    writer = (
+        'import sys; from mls_plugin.utils import AtomicLocalBackend; '
+        'AtomicLocalBackend().put(b"x" * (1 << 30), sys.argv[1])'
+    )
+    proc = subprocess.Popen([sys.executable, '-c', writer, str(target)])
+    deadline = time.time() + 120
+    while not any(p.stat().st_size > 0 for p in tmp_path.glob('.latest.pth.*.tmp')):
+        assert proc.poll() is None and time.time() < deadline, 'the writer never started'
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert target.read_bytes() == good
+    assert torch.equal(torch.load(target, weights_only=True)['state_dict']['w'], torch.ones(3))
+    # The next write replaces the file and clears the killed writer's temporary.
+    AtomicLocalBackend().put(b'new', str(target))
+    assert target.read_bytes() == b'new'
+    assert [p.name for p in tmp_path.iterdir()] == ['latest.pth']

@@ -56,7 +56,11 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs)
 ]
 train_cfg = dict(max_epochs=max_epochs)
-default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))
+# Checkpoints are written to a temporary file and renamed: a job killed while saving keeps
+# its last good checkpoint (mls_plugin/utils/atomic_local_backend.py).
+default_hooks = dict(
+    checkpoint=dict(interval=10, max_keep_ckpts=3, backend_args=dict(backend='atomic_local'))
+)
 # --resume continues the random streams too; skipped unreadable images are reported per epoch.
 custom_hooks = [dict(type='RandomStateHook'), dict(type='SkippedImagesHook')]
 auto_scale_lr = dict(base_batch_size=256)

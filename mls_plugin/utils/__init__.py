@@ -1,8 +1,10 @@
+from .atomic_local_backend import AtomicLocalBackend
 from .checkpoint_allowlist import checkpoint_safe_globals, register_checkpoint_safe_globals
 from .config_checks import check_queue_fits_global_batch
 from .cpu_distributed import prepare_cpu_distributed
 
 __all__ = [
+    'AtomicLocalBackend',
     'check_queue_fits_global_batch',
     'checkpoint_safe_globals',
     'prepare_cpu_distributed',
