@@ -1,0 +1,96 @@
+"""Two gloo processes with batch 8 each train exactly like one process with batch 16.
+
+With a per-sample normalisation (GroupNorm instead of BN, so shuffle-BN changes nothing) and
+deterministic views, the maths says: DDP averages the two ranks' mean-loss gradients into the
+batch-16 gradient; the gathered enqueue writes the same 16 keys, only in other slots, and the
+losses see the queue as a set. So weights, momentum encoder and the queue contents (as sets of
+rows) must agree, and both ranks must hold identical copies.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.slow
+
+CONFIG = """
+_base_ = '{repo}/configs/mls/mls_resnet18_1xb32-coslr-50e_demo-scenes.py'
+custom_imports = dict(imports=['mls_plugin', 'rank_state_dump'], allow_failed_imports=False)
+custom_hooks = [dict(type='DumpRankStateHook')]
+model = dict(
+    backbone=dict(norm_cfg=dict(type='GN', num_groups=8)),
+    memory=dict(length=64),
+    head=dict(topk=4),
+)
+view = [dict(type='Resize', scale=(32, 32))]
+train_dataloader = dict(
+    batch_size={batch},
+    num_workers=0,
+    persistent_workers=False,
+    dataset=dict(
+        data_root='{coco}',
+        ann_file='annotations/instances_train2017.json',
+        data_prefix='images/train2017/',
+        indices=48,
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='MultiView', num_views=2, transforms=[view]),
+            dict(type='PackInputs'),
+        ],
+    ),
+)
+train_cfg = dict(max_epochs=1)
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+randomness = dict(seed=0, deterministic=True)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def run(repo_root, coco_tiny, tmp_path, name, procs):
+    cfg = tmp_path / f'{name}.py'
+    batch = 16 // procs
+    cfg.write_text(CONFIG.format(repo=repo_root, coco=coco_tiny, batch=batch))
+    work = tmp_path / name
+    env = {
+        **os.environ,
+        'PYTHON': sys.executable,
+        'PORT': str(_free_port()),
+        'PYTHONPATH': f'{repo_root / "tests/helpers"}:{os.environ.get("PYTHONPATH", "")}',
+    }
+    if procs == 1:
+        cmd = [sys.executable, 'tools/train.py', str(cfg), '--work-dir', str(work)]
+    else:
+        cmd = ['bash', 'tools/dist_train.sh', str(cfg), str(procs), '--work-dir', str(work)]
+    res = subprocess.run(cmd, cwd=repo_root, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    return [torch.load(work / f'rank{r}.pth', weights_only=True) for r in range(procs)]
+
+
+def as_set(bank):
+    """Rows sorted by a fixed random projection: slot order no longer matters."""
+    proj = torch.randn(bank.shape[1], generator=torch.Generator().manual_seed(0))
+    return bank[torch.argsort(bank.float() @ proj)]
+
+
+def test_two_ranks_equal_one_process_with_the_global_batch(repo_root, coco_tiny, tmp_path):
+    (single,) = run(repo_root, coco_tiny, tmp_path, 'single', 1)
+    rank0, rank1 = run(repo_root, coco_tiny, tmp_path, 'ddp', 2)
+    for key in rank0:  # the ranks hold identical copies of everything
+        assert torch.equal(rank0[key], rank1[key]), key
+    assert int(rank0['memory.ptr']) == int(single['memory.ptr']) == 48 % 64
+    for key, value in single.items():
+        if key.startswith('memory.bank_'):
+            assert torch.allclose(as_set(rank0[key]), as_set(value), atol=1e-4), key
+        elif value.is_floating_point():
+            assert torch.allclose(rank0[key], value, rtol=1e-3, atol=1e-5), key
+        else:
+            assert torch.equal(rank0[key], value), key
