@@ -16,7 +16,8 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mls_plugin.utils import prepare_cpu_distributed  # also registers the components
+# Importing mls_plugin also registers its components.
+from mls_plugin.utils import close_distributed, prepare_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -61,7 +62,10 @@ def main() -> None:
     loader = cfg.get('test_dataloader')
     if loader is not None and loader.get('num_workers', 0) == 0:
         loader['persistent_workers'] = False
-    Runner.from_cfg(cfg).test()
+    try:
+        Runner.from_cfg(cfg).test()
+    finally:
+        close_distributed()
 
 
 if __name__ == '__main__':

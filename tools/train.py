@@ -24,7 +24,11 @@ from mmengine.runner import Runner
 
 from mls_plugin.engine import NonFiniteLossError
 from mls_plugin.models import set_pretrained  # also registers components and the allow-list
-from mls_plugin.utils import check_queue_fits_global_batch, prepare_cpu_distributed
+from mls_plugin.utils import (
+    check_queue_fits_global_batch,
+    close_distributed,
+    prepare_cpu_distributed,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -132,6 +136,8 @@ def main() -> None:
         runner.save_checkpoint(runner.work_dir, path)
         runner.logger.error(f'non-finite loss: saved the last good state as {path}')
         raise
+    finally:
+        close_distributed()
 
 
 if __name__ == '__main__':

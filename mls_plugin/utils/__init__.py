@@ -1,12 +1,13 @@
 from .atomic_local_backend import AtomicLocalBackend
 from .checkpoint_allowlist import checkpoint_safe_globals, register_checkpoint_safe_globals
 from .config_checks import check_queue_fits_global_batch
-from .cpu_distributed import prepare_cpu_distributed
+from .cpu_distributed import close_distributed, prepare_cpu_distributed
 
 __all__ = [
     'AtomicLocalBackend',
     'check_queue_fits_global_batch',
     'checkpoint_safe_globals',
+    'close_distributed',
     'prepare_cpu_distributed',
     'register_checkpoint_safe_globals',
 ]

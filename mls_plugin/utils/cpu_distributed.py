@@ -1,4 +1,4 @@
-"""Run ``--launcher pytorch`` jobs on hosts without CUDA."""
+"""Set up and tear down the process group of ``--launcher pytorch`` jobs."""
 
 import torch
 from mmengine.config import Config
@@ -24,3 +24,15 @@ def prepare_cpu_distributed(cfg: Config) -> None:
             cfg.model_wrapper_cfg = dict(
                 type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False
             )
+
+
+def close_distributed() -> None:
+    """Destroy the process group, if any, before the interpreter exits.
+
+    Left to interpreter shutdown, gloo's worker threads can be destroyed while
+    still joinable ("terminate called without an active exception"), which
+    turns a finished run into a failed exit code.
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
