@@ -1,4 +1,11 @@
+from .knn_monitor_hook import KNNMultiLabelHook
+from .pseudo_label_precision_hook import PseudoLabelPrecisionHook
 from .random_state_hook import RandomStateHook
 from .skipped_images_hook import SkippedImagesHook
 
-__all__ = ['RandomStateHook', 'SkippedImagesHook']
+__all__ = [
+    'KNNMultiLabelHook',
+    'PseudoLabelPrecisionHook',
+    'RandomStateHook',
+    'SkippedImagesHook',
+]

@@ -71,6 +71,10 @@ class MLSHead(BaseModule):
         self.topk = topk
         self.label_source = label_source
         self.logit_source = logit_source
+        # Set by PseudoLabelPrecisionHook: keep each call's top-k slots (also
+        # with the BCE off, to measure what the baseline's features would pick).
+        self.record_pseudo_labels = False
+        self.last_pseudo_labels: Optional[torch.Tensor] = None
 
     @property
     def differentiable_banks(self) -> Tuple[str, ...]:
@@ -105,7 +109,7 @@ class MLSHead(BaseModule):
             ``loss_ml``.
         """
         queue_len = queue_z.shape[0]
-        if self.loss_ml is not None and self.topk >= queue_len:
+        if (self.loss_ml is not None or self.record_pseudo_labels) and self.topk >= queue_len:
             raise ValueError(
                 f'MLSHead: `topk` ({self.topk}) must be smaller than the queue length ({queue_len})'
             )
@@ -118,7 +122,7 @@ class MLSHead(BaseModule):
         nce_logits = torch.cat([l_pos, l_queue], dim=1)
         nce_target = torch.zeros(z1.shape[0], dtype=torch.long, device=z1.device)
         losses = dict(loss_nce=self.loss_nce(nce_logits, nce_target))
-        if self.loss_ml is None:
+        if self.loss_ml is None and not self.record_pseudo_labels:
             return losses
 
         g1 = F.normalize(g1, dim=1)
@@ -127,6 +131,10 @@ class MLSHead(BaseModule):
             # A bank stored in low precision is ranked in its own dtype.
             scores = g1.to(queue_g.dtype) @ queue_g.t() if self.label_source == 'g' else l_queue
             pos_index = scores.topk(self.topk, dim=1, sorted=False).indices
+        if self.record_pseudo_labels:
+            self.last_pseudo_labels = pos_index
+        if self.loss_ml is None:
+            return losses
         if self.logit_source == 'z':
             ml_logits = l_queue
         else:

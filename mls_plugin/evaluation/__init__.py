@@ -1,0 +1,16 @@
+"""Measurements of what a pretrained representation has learned."""
+
+from .features import extract_features
+from .knn import knn_multilabel_scores
+from .linear_probe import fit_linear_probe
+from .multilabel_map import multilabel_map
+from .pseudo_label_precision import PseudoLabelCounts, pseudo_label_counts
+
+__all__ = [
+    'PseudoLabelCounts',
+    'extract_features',
+    'fit_linear_probe',
+    'knn_multilabel_scores',
+    'multilabel_map',
+    'pseudo_label_counts',
+]
