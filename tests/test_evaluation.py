@@ -1,0 +1,167 @@
+"""Pseudo-label precision, kNN, mAP and the linear probe against hand-made cases."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmpretrain.structures import DataSample
+
+from mls_plugin.engine import PseudoLabelPrecisionHook
+from mls_plugin.evaluation import (
+    fit_linear_probe,
+    knn_multilabel_scores,
+    multilabel_map,
+    pseudo_label_counts,
+)
+from mls_plugin.models import MLSHead, QueueMemory
+
+# Five images over three categories: 0 {a}, 1 {a, b}, 2 {b}, 3 {c}, 4 {} (no object).
+LABELS = torch.tensor([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]])
+
+
+def test_pseudo_label_precision_hand_made_case():
+    # Queue slots hold images 1, 2, 3, 0, 4 and one slot not yet written (-1).
+    queue_ids = torch.tensor([1, 2, 3, 0, 4, -1])
+    query_ids = torch.tensor([0, 2, 4, -1])
+    pos_index = torch.tensor([[0, 3], [1, 2], [0, 1], [0, 1]])
+    counts = pseudo_label_counts(LABELS, query_ids, queue_ids, pos_index)
+    # Query 0 {a}: slot 0 (image 1) shares a; slot 3 is image 0 itself -> left out.
+    # Query 2 {b}: slot 1 is image 2 itself -> left out; slot 2 (image 3, {c}) does not share.
+    # Query 4 has no category and query -1 is unknown: both left out.
+    assert counts.hits == 1 and counts.pairs == 2 and counts.self_pairs == 2
+    assert counts.precision == pytest.approx(0.5)
+    assert counts.self_share == pytest.approx(0.5)
+    # Random share over known, non-self slots: query 0 sees images 1, 2, 3, 4 -> shares with 1;
+    # query 2 sees 1, 3, 0, 4 -> shares with 1.
+    assert counts.random_hits == 2 and counts.random_pairs == 8
+    assert counts.random_precision == pytest.approx(0.25)
+
+
+def test_pseudo_label_precision_rejects_mismatched_rows():
+    with pytest.raises(ValueError, match='query ids'):
+        pseudo_label_counts(
+            LABELS, torch.tensor([0, 1]), torch.tensor([0, 1, 2]), torch.zeros(3, 1)
+        )
+
+
+def test_knn_scores_match_a_loop():
+    gen = torch.Generator().manual_seed(0)
+    bank, queries = torch.randn(12, 5, generator=gen), torch.randn(4, 5, generator=gen)
+    bank_labels = (torch.rand(12, 3, generator=gen) > 0.5).float()
+    k, t = 4, 0.1
+    scores = knn_multilabel_scores(bank, bank_labels, queries, k=k, temperature=t)
+    for m in range(4):
+        cos = [F.cosine_similarity(queries[m], bank[n], dim=0).item() for n in range(12)]
+        nearest = sorted(range(12), key=lambda n: -cos[n])[:k]
+        weights = torch.tensor([cos[n] / t for n in nearest]).exp()
+        expected = sum(w * bank_labels[n] for w, n in zip(weights, nearest)) / weights.sum()
+        torch.testing.assert_close(scores[m], expected.float(), rtol=1e-5, atol=1e-6)
+
+
+def test_multilabel_map_skips_absent_categories():
+    scores = torch.tensor([[0.9, 0.1, 0.5], [0.8, 0.2, 0.4], [0.7, 0.3, 0.6]])
+    labels = torch.tensor([[1, 0, 0], [0, 0, 1], [1, 0, 1]])
+    # Category 0: positives ranked 1 and 3 -> AP (1 + 2/3) / 2. Category 2: ranked 1 (0.6) and
+    # 3 (0.4) -> the same. Category 1 has no positive and is left out (mmpretrain would add 0).
+    assert multilabel_map(scores, labels) == pytest.approx(100 * (1 + 2 / 3) / 2, rel=1e-5)
+    with pytest.raises(ValueError, match='no category'):
+        multilabel_map(scores, torch.zeros(3, 3))
+
+
+def test_linear_probe_separates_linearly_separable_labels():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 8, generator=gen)
+    labels = torch.stack([x[:, 0] > 0, x[:, 1] + x[:, 2] > 0.5], dim=1).float()
+    # A large offset and scale on the raw features: the probe standardises internally.
+    raw = x * 50 + 1000
+    probe = fit_linear_probe(raw[:150], labels[:150], steps=300, lr=0.05)
+    with torch.no_grad():
+        scores = probe(raw[150:])
+    assert multilabel_map(scores, labels[150:]) > 95
+
+
+def test_head_records_pseudo_labels_with_bce_off():
+    gen = torch.Generator().manual_seed(0)
+    z1, z2 = (F.normalize(torch.randn(4, 8, generator=gen), dim=1) for _ in range(2))
+    g1 = torch.randn(4, 6, generator=gen)
+    queue_z, queue_g = torch.randn(16, 8, generator=gen), F.normalize(torch.randn(16, 6), dim=1)
+    head = MLSHead(loss_ml=None, topk=3)
+    plain = head.loss(z1, z2, g1, queue_z, queue_g)
+    assert head.last_pseudo_labels is None
+    head.record_pseudo_labels = True
+    recorded = head.loss(z1, z2, g1, queue_z, queue_g)
+    assert set(recorded) == {'loss_nce'}
+    torch.testing.assert_close(recorded['loss_nce'], plain['loss_nce'])
+    expected = (F.normalize(g1, dim=1) @ queue_g.t()).topk(3, dim=1).indices
+    assert torch.equal(head.last_pseudo_labels.sort(dim=1).values, expected.sort(dim=1).values)
+
+
+def test_precision_hook_mirrors_the_queue(tmp_path):
+    """Slots written by the memory carry the right image ids, through a wrap-around."""
+    categories = [dict(id=i + 1, name=n) for i, n in enumerate('abc')]
+    images = [dict(id=i, file_name=f'{i}.jpg') for i in range(5)]
+    annotations = [
+        dict(id=j, image_id=i, category_id=c + 1, bbox=[0, 0, 1, 1], area=1, iscrowd=0)
+        for j, (i, c) in enumerate((i, c) for i in range(5) for c in range(3) if LABELS[i, c])
+    ]
+    ann_file = tmp_path / 'ann.json'
+    ann_file.write_text(
+        json.dumps(dict(images=images, annotations=annotations, categories=categories))
+    )
+
+    memory = QueueMemory(length=4, banks=dict(g=2, z=2))
+    head = MLSHead(topk=1)
+    model = SimpleNamespace(memory=memory, head=head)
+    logged = []
+    runner = SimpleNamespace(
+        model=model,
+        iter=0,
+        train_dataloader=SimpleNamespace(
+            dataset=SimpleNamespace(ann_file=str(ann_file), img_prefix=str(tmp_path))
+        ),
+        visualizer=SimpleNamespace(add_scalars=lambda s, step: logged.append((step, s))),
+        logger=SimpleNamespace(info=lambda msg: None),
+    )
+    hook = PseudoLabelPrecisionHook(interval=3)
+    hook.before_train(runner)
+    assert head.record_pseudo_labels
+
+    def step(image_ids, pos_index):
+        samples = [
+            DataSample(metainfo=dict(img_path=str(tmp_path / f'{i}.jpg'))) for i in image_ids
+        ]
+        head.last_pseudo_labels = torch.tensor(pos_index)
+        memory.enqueue(g=torch.randn(2, 2), z=torch.randn(2, 2))
+        hook.after_train_iter(runner, 0, dict(data_samples=samples))
+        runner.iter += 1
+
+    step([0, 1], [[0], [1]])  # queue: 0 1 . .
+    step([2, 3], [[0], [1]])  # queue: 0 1 2 3
+    # Measured at iteration 3, before this step's ids are mirrored: query 1 {a, b} picks slot 2
+    # (image 2, shares b); query 3 {c} picks slot 0 (image 0, does not share).
+    step([1, 3], [[2], [0]])  # queue after: 1 3 2 3 (wrapped)
+    assert [s for s, _ in logged] == [3]
+    scalars = logged[0][1]
+    assert scalars['pl_precision'] == pytest.approx(0.5)
+    # Random: query 1 vs images 0, 2, 3 -> 2 of 3; query 3 vs 0, 1, 2 -> 0 of 3.
+    assert scalars['pl_precision_random'] == pytest.approx(2 / 6)
+    assert hook._slot_ids.tolist() == [1, 3, 2, 3]
+    checkpoint = {}
+    hook.before_save_checkpoint(runner, checkpoint)
+    restored = PseudoLabelPrecisionHook(interval=3)
+    restored.after_load_checkpoint(runner, checkpoint)
+    restored.before_train(runner)
+    assert restored._slot_ids.tolist() == [1, 3, 2, 3]
+
+
+def test_precision_hook_needs_labels(tmp_path):
+    runner = SimpleNamespace(
+        model=SimpleNamespace(memory=QueueMemory(4, dict(g=2, z=2)), head=MLSHead(topk=1)),
+        train_dataloader=SimpleNamespace(dataset=SimpleNamespace(ann_file='', img_prefix='')),
+    )
+    with pytest.raises(ValueError, match='ann_file'):
+        PseudoLabelPrecisionHook().before_train(runner)
+    with pytest.raises(ValueError, match='interval'):
+        PseudoLabelPrecisionHook(interval=0)
