@@ -1,6 +1,6 @@
 """Frozen backbone features of a labelled dataset."""
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +10,10 @@ from torch.utils.data import DataLoader
 
 @torch.no_grad()
 def extract_features(
-    model: torch.nn.Module, dataloader: DataLoader, num_classes: int
+    model: torch.nn.Module,
+    dataloader: DataLoader,
+    num_classes: int,
+    backbone: Optional[torch.nn.Module] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Average-pooled last-stage backbone features and multi-hot labels.
 
@@ -25,6 +28,9 @@ def extract_features(
             ``default_collate``, whose data samples carry ``gt_label`` (e.g.
             ``CocoMultiLabelDataset`` + ``PackInputs``).
         num_classes (int): Number of categories ``C``.
+        backbone (nn.Module, optional): The encoder to use instead of
+            ``model.backbone``, e.g. the momentum encoder
+            ``model.target_net.module[0]``. Defaults to None.
 
     Returns:
         tuple[Tensor, Tensor]: ``(N, d)`` float32 features (not normalised) and
@@ -42,7 +48,7 @@ def extract_features(
                     'extract_features needs single-view batches collated into one tensor: set '
                     "the dataloader's collate_fn=dict(type='default_collate')"
                 )
-            feat = model.backbone(data['inputs'])[-1]
+            feat = (backbone or model.backbone)(data['inputs'])[-1]
             feat = F.adaptive_avg_pool2d(feat, 1).flatten(1).float().cpu()
             for row, sample in zip(feat, data['data_samples']):
                 label = torch.zeros(num_classes)
