@@ -52,8 +52,13 @@ from mls_plugin.evaluation import (
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CONFIG = osp.join(REPO, 'configs/mls/mls_resnet18_1xb32-coslr-50e_demo-scenes.py')
-METHODS = ('mls', 'infonce', 'moco')
-METHOD_NAMES = dict(mls='MLS', infonce='InfoNCE only (MLS, BCE off)', moco='MoCo (mmpretrain)')
+METHODS = ('mls', 'infonce', 'moco', 'random_init')
+METHOD_NAMES = dict(
+    mls='MLS',
+    infonce='InfoNCE only (MLS, BCE off)',
+    moco='MoCo (mmpretrain)',
+    random_init='no pretraining (random init)',
+)
 
 
 def dataset_settings(name: str, coco_tiny: str) -> dict:
@@ -168,14 +173,22 @@ def last_scalars(work_dir: str) -> Dict[str, float]:
 
 
 @torch.no_grad()
-def evaluate(cfg: Config, checkpoint: str, topk: int) -> Dict[str, float]:
-    """kNN mAP, linear-probe mAP and pseudo-label precision of a checkpoint."""
+def evaluate(cfg: Config, checkpoint: Optional[str], topk: int) -> Dict[str, float]:
+    """kNN mAP, linear-probe mAP and pseudo-label precision of a checkpoint.
+
+    Without a checkpoint, of the model's initialisation (seeded), the level
+    that pretraining has to beat.
+    """
     init_default_scope('mmpretrain')
     # As the Runner does: the config's top-level data_preprocessor is the model's.
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
+    torch.manual_seed(cfg.randomness.seed)
     model = MODELS.build(model_cfg)
-    load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    if checkpoint is None:
+        model.init_weights()
+    else:
+        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
     model.eval()
     bank_loader = Runner.build_dataloader(cfg.comparison.bank, seed=0)
     query_loader = Runner.build_dataloader(cfg.comparison.query, seed=0)
@@ -214,15 +227,14 @@ def markdown_table(results: List[dict]) -> str:
         '| --- | --- | --- | --- | --- | --- | --- |',
     ]
     for r in results:
-        during = (
-            f'{r["train_pl_precision"]:.3f} ({r["train_pl_precision_random"]:.3f})'
-            if 'train_pl_precision' in r
-            else 'n/a (no Q_g)'
-        )
+        if 'train_pl_precision' in r:
+            during = f'{r["train_pl_precision"]:.3f} ({r["train_pl_precision_random"]:.3f})'
+        else:
+            during = 'n/a (no Q_g)' if r['method'] == 'moco' else 'n/a'
         rows.append(
             f'| {r["dataset"]} | {METHOD_NAMES[r["method"]]} | {r["knn_map"]:.2f} '
             f'| {r["linear_map"]:.2f} | {r["pl_precision"]:.3f} ({r["pl_precision_random"]:.3f}) '
-            f'| {during} | {r["train_seconds"]:.0f} s |'
+            f'| {during} | {r["train_seconds"]:.0f} s |'.replace('| 0 s |', '| - |')
         )
     return '\n'.join(rows) + '\n'
 
@@ -264,9 +276,16 @@ def main() -> None:
             raise FileNotFoundError(f'{dataset}: data folder not found: {data["root"]}')
         run_dirs = []
         for method in args.methods:
+            if method == 'random_init':
+                cfg = method_config('mls', data, args.seed, args.epochs)
+                result = dict(dataset=dataset, method=method, topk=cfg.model.head.topk)
+                result.update(evaluate(cfg, None, cfg.model.head.topk), train_seconds=0.0)
+                print(json.dumps(result), flush=True)
+                results.append(result)
+                continue
             cfg = method_config(method, data, args.seed, args.epochs)
             work_dir = osp.abspath(osp.join(args.out_dir, dataset, method))
-            run_dirs.append(work_dir)
+            run_dirs.append((work_dir, METHOD_NAMES[method]))
             timing_file = osp.join(work_dir, 'train_seconds.txt')
             if not args.skip_training:
                 print(f'[{dataset}] pretraining {METHOD_NAMES[method]} -> {work_dir}', flush=True)
@@ -285,15 +304,17 @@ def main() -> None:
             result['train_knn_map'] = scalars.get('knn_mAP')
             print(json.dumps(result), flush=True)
             results.append(result)
+        if not run_dirs:
+            continue
         figures = args.figures_dir or args.out_dir
         os.makedirs(figures, exist_ok=True)
         subprocess.run(
             [
                 sys.executable,
                 osp.join(REPO, 'tools/analysis/plot_training_curves.py'),
-                *run_dirs,
+                *[run for run, _ in run_dirs],
                 '--labels',
-                *[METHOD_NAMES[m] for m in args.methods],
+                *[label for _, label in run_dirs],
                 '--out',
                 osp.join(figures, f'comparison_{dataset}_curves.png'),
             ],
