@@ -51,7 +51,7 @@ from mls_plugin.evaluation import (
 )
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_CONFIG = osp.join(REPO, 'configs/mls/mls_resnet18_1xb32-coslr-50e_demo-scenes.py')
+DEMO_CONFIG = osp.join(REPO, 'configs/mls/mls_resnet18_1xb32-coslr-50e_demo-scenes_monitors.py')
 METHODS = ('mls', 'infonce', 'moco', 'random_init')
 METHOD_NAMES = dict(
     mls='MLS',

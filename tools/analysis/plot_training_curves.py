@@ -1,0 +1,75 @@
+"""Plot the training curves of one or more pretraining runs into a PNG.
+
+One panel per metric found among ``loss_nce``, ``loss_ml``, ``pl_precision``
+(with ``pl_precision_random``, the chance level, dashed) and ``knn_mAP``,
+against the iteration; several runs are overlaid, for comparisons.
+
+Examples:
+    python tools/analysis/plot_training_curves.py work_dirs/demo --out curves.png
+    python tools/analysis/plot_training_curves.py runs/mls runs/moco --labels MLS MoCo --out c.png
+"""
+
+import argparse
+import os.path as osp
+import sys
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from summarize_run import read_series  # noqa: E402
+
+PANELS = (
+    ('loss_nce', 'InfoNCE loss (loss_nce)'),
+    ('loss_ml', 'weighted BCE loss (loss_ml)'),
+    ('pl_precision', 'pseudo-label precision (dashed: random entries)'),
+    ('knn_mAP', 'kNN multi-label mAP (%)'),
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('runs', nargs='+', help='work dirs or scalars.json files')
+    parser.add_argument('--out', required=True, help='PNG file to write')
+    parser.add_argument('--labels', nargs='+', help='legend entries (default: the run folders)')
+    args = parser.parse_args()
+    if args.labels and len(args.labels) != len(args.runs):
+        sys.exit(f'--labels: {len(args.labels)} labels for {len(args.runs)} runs')
+    runs = []
+    for i, run in enumerate(args.runs):
+        try:
+            _, series = read_series(run)
+        except FileNotFoundError as err:
+            sys.exit(str(err))
+        runs.append((args.labels[i] if args.labels else osp.basename(osp.normpath(run)), series))
+    for _, series in runs:  # a MoCo-style run logs its InfoNCE as plain `loss`
+        if 'loss_nce' not in series and 'loss_ml' not in series and 'loss' in series:
+            series['loss_nce'] = series['loss']
+    panels = [(key, title) for key, title in PANELS if any(key in s for _, s in runs)]
+    if not panels:
+        sys.exit(f'none of {[k for k, _ in PANELS]} was logged in {args.runs}')
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for ax, (key, title) in zip(axes[0], panels):
+        for i, (label, series) in enumerate(runs):
+            if key not in series:
+                continue
+            color = f'C{i}'
+            steps, values = zip(*series[key])
+            ax.plot(steps, values, color=color, label=label, lw=1.2)
+            if key == 'pl_precision' and 'pl_precision_random' in series:
+                steps, values = zip(*series['pl_precision_random'])
+                ax.plot(steps, values, color=color, ls='--', lw=1.0)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel('iteration')
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=100)
+    print(f'wrote {args.out}')
+
+
+if __name__ == '__main__':
+    main()
