@@ -6,11 +6,23 @@ import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.dataset import default_collate
 from PIL import Image
+from torch.utils.data import DataLoader, Subset
 
 import mls_plugin  # noqa: F401  (the checkpoint allow-list)
-
-pytestmark = pytest.mark.slow
+from mls_plugin.analysis import (
+    build_labelled_dataset,
+    encode_key,
+    encode_online,
+    load_pretrained_model,
+    momentum_encoder,
+    rank_queue,
+    training_crop_size,
+)
+from mls_plugin.evaluation import extract_features
 
 CONFIG = """
 _base_ = '{repo}/configs/mls/mls_resnet18_1xb32-coslr-50e_demo-scenes_monitors.py'
@@ -72,6 +84,40 @@ def assert_png(path):
         assert image.width > 100 and image.height > 100
 
 
+def test_rank_queue_leaves_out_the_query_image():
+    gen = torch.Generator().manual_seed(0)
+    queries, queue = torch.randn(5, 8, generator=gen), torch.randn(12, 8, generator=gen)
+    queue[3] = 7 * queries[0]  # the query's own image in the queue: cosine 1, must be left out
+    query_ids, queue_ids = torch.arange(100, 105), torch.arange(97, 109)
+    scores, slots = rank_queue(queries, queue, 4, query_ids, queue_ids)
+    for q in range(5):
+        cosines = [
+            (float(queries[q] @ queue[s] / (queries[q].norm() * queue[s].norm())), s)
+            for s in range(12)
+            if queue_ids[s] != query_ids[q]
+        ]
+        expected = sorted(cosines, reverse=True)[:4]
+        assert slots[q].tolist() == [s for _, s in expected]
+        assert scores[q].tolist() == pytest.approx([c for c, _ in expected], abs=1e-6)
+    assert 3 not in slots[0].tolist()
+    # Without ids nothing is left out: the scaled copy is the first entry.
+    assert rank_queue(queries, queue, 1)[1][0].item() == 3
+    with pytest.raises(ValueError, match='besides its own image'):
+        rank_queue(queries[:1], queue[:4], 4, query_ids[:1], torch.tensor([100, 1, 2, 3]))
+
+
+def test_labelled_dataset_reads_the_training_crop_and_needs_a_coco_json():
+    view = dict(type='RandomResizedCrop', scale=(64, 64))
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='MultiView', transforms=[[view]])]
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(pipeline=pipeline))))
+    assert training_crop_size(cfg) == 64
+    assert training_crop_size(Config(dict(train_dataloader=dict(dataset=dict())))) == 224
+    cfg = Config(dict(train_dataloader=dict(dataset=dict(ann_file='meta/train.txt'))))
+    with pytest.raises(ValueError, match=r'train_dataloader\.dataset\.ann_file.*--ann-file'):
+        build_labelled_dataset(cfg)
+
+
+@pytest.mark.slow
 def test_monitors_log_their_scalars(tiny_run):
     _, checkpoint, work = tiny_run
     rows = [json.loads(line) for p in work.glob('*/vis_data/scalars.json') for line in p.open()]
@@ -90,7 +136,35 @@ def test_monitors_log_their_scalars(tiny_run):
     assert ids.shape == (32,) and (ids >= 0).all() and ids.max() < 80
 
 
-def test_visualize_pseudo_labels(repo_root, tiny_run, tmp_path):
+@pytest.mark.slow
+def test_encoders_match_the_feature_extractor(tiny_run):
+    config, checkpoint, _ = tiny_run
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        load_pretrained_model(str(config), str(checkpoint.parent / 'missing.pth'))
+    cfg, model = load_pretrained_model(str(config), str(checkpoint))
+    dataset = build_labelled_dataset(cfg)
+    assert len(dataset) == 80 and dataset[0]['inputs'].shape == (3, 48, 48)  # the training crop
+    ids = [5, 0, 42]
+    loader = DataLoader(Subset(dataset, ids), batch_size=3, collate_fn=default_collate)
+    for encode, (backbone, neck) in (
+        (encode_online, (model.backbone, model.neck)),
+        (encode_key, momentum_encoder(model)),
+    ):
+        g, z = encode(model, dataset, ids, batch_size=2)
+        expected_g, _ = extract_features(
+            model, loader, len(dataset.metainfo['classes']), backbone=backbone
+        )
+        torch.testing.assert_close(g, expected_g, rtol=1e-4, atol=1e-5)
+        with torch.no_grad():
+            torch.testing.assert_close(z, F.normalize(neck((expected_g,))[0], dim=1))
+    # After 20 EMA steps the two branches differ: the key features are not the online ones.
+    assert not torch.allclose(
+        encode_online(model, dataset, ids)[0], encode_key(model, dataset, ids)[0]
+    )
+
+
+@pytest.mark.slow
+def test_visualize_pseudo_labels(repo_root, tiny_run, coco_tiny, tmp_path):
     config, checkpoint, _ = tiny_run
     out = run(
         repo_root,
@@ -103,11 +177,19 @@ def test_visualize_pseudo_labels(repo_root, tiny_run, tmp_path):
         3,
         '--queue-size',
         16,
+        # The held-out images, named explicitly instead of the config's training json.
+        '--ann-file',
+        coco_tiny / 'annotations/instances_val2017.json',
+        '--data-prefix',
+        coco_tiny / 'images/val2017',
     ).stdout
-    assert 'precision of the shown pseudo-positives' in out
+    line = next(line for line in out.splitlines() if line.startswith('precision of the shown'))
+    assert 0 <= float(line.split(': ')[1].split()[0]) <= 1
+    assert 'of 12 share a category' in line  # 3 queries x the head's top-4
     assert_png(tmp_path / 'pseudo_labels.png')
 
 
+@pytest.mark.slow
 def test_plot_score_distribution(repo_root, tiny_run, tmp_path):
     config, checkpoint, _ = tiny_run
     out = run(
@@ -116,7 +198,7 @@ def test_plot_score_distribution(repo_root, tiny_run, tmp_path):
         config,
         checkpoint,
         '--out',
-        tmp_path / 'scores.png',
+        tmp_path / 'figs' / 'scores.png',
         '--num-queries',
         12,
     ).stdout
@@ -124,17 +206,19 @@ def test_plot_score_distribution(repo_root, tiny_run, tmp_path):
     line = next(line for line in out.splitlines() if line.startswith('backbone'))
     every, top = (float(w) for w in line.replace(',', ' ').split() if w.replace('.', '').isdigit())
     assert top > every
-    assert_png(tmp_path / 'scores.png')
+    assert any(line.startswith('projection') for line in out.splitlines())
+    assert_png(tmp_path / 'figs' / 'scores.png')
 
 
+@pytest.mark.slow
 def test_plot_training_curves_and_summary(repo_root, tiny_run, tmp_path):
     _, _, work = tiny_run
-    run(
-        repo_root, 'tools/analysis/plot_training_curves.py', work, work, '--out', tmp_path / 'c.png'
-    )
-    assert_png(tmp_path / 'c.png')
-    out = run(repo_root, 'tools/analysis/summarize_run.py', work).stdout
-    assert 'kNN multi-label mAP' in out and 'pseudo-label precision' in out
+    scalars = next(work.glob('*/vis_data/scalars.json'))
+    out = tmp_path / 'c.png'
+    run(repo_root, 'tools/analysis/plot_training_curves.py', work, scalars, '--out', out)
+    assert_png(out)
+    summary = run(repo_root, 'tools/analysis/summarize_run.py', work).stdout
+    assert 'kNN multi-label mAP' in summary and 'pseudo-label precision' in summary
     missing = run(
         repo_root,
         'tools/analysis/plot_training_curves.py',
@@ -144,19 +228,3 @@ def test_plot_training_curves_and_summary(repo_root, tiny_run, tmp_path):
         check=False,
     )
     assert missing.returncode != 0 and str(tmp_path) in missing.stderr
-
-
-def test_analysis_needs_a_coco_json(repo_root, tiny_run, tmp_path):
-    config, checkpoint, _ = tiny_run
-    broken = tmp_path / 'no_json.py'
-    broken.write_text(f"_base_ = '{config}'\ntrain_dataloader = dict(dataset=dict(ann_file=''))\n")
-    result = run(
-        repo_root,
-        'tools/analysis/plot_score_distribution.py',
-        broken,
-        checkpoint,
-        '--out',
-        tmp_path / 's.png',
-        check=False,
-    )
-    assert result.returncode != 0 and 'train_dataloader.dataset.ann_file' in result.stderr

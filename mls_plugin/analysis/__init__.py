@@ -1,13 +1,19 @@
 """Shared code of the analysis tools in ``tools/analysis``."""
 
-from .labelled_images import build_labelled_dataset, encode_images, multi_hot
-from .model_loading import build_model, load_pretrained_model, momentum_backbone
+from .encoding import encode_key, encode_online
+from .labelled_images import build_labelled_dataset, multi_hot, training_crop_size
+from .model_loading import build_model, load_pretrained_model, momentum_backbone, momentum_encoder
+from .ranking import rank_queue
 
 __all__ = [
     'build_labelled_dataset',
     'build_model',
-    'encode_images',
+    'encode_key',
+    'encode_online',
     'load_pretrained_model',
     'momentum_backbone',
+    'momentum_encoder',
     'multi_hot',
+    'rank_queue',
+    'training_crop_size',
 ]

@@ -1,44 +1,71 @@
 """The pretraining images with their categories, one deterministic view each."""
 
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.dataset import default_collate
+from mmengine.dataset import BaseDataset
 from mmpretrain.registry import DATASETS
 
 
-def _crop_size(cfg: Config) -> int:
-    """The training crop: ``scale`` of the first ``RandomResizedCrop`` in the config."""
-
-    def find(node):
-        if isinstance(node, dict):
-            if node.get('type') == 'RandomResizedCrop':
-                return node.get('scale')
-            nodes = node.values()
-        elif isinstance(node, (list, tuple)):
-            nodes = node
-        else:
-            return None
-        for child in nodes:
-            found = find(child)
-            if found is not None:
-                return found
+def _find_crop_scale(node: Any) -> Any:
+    """``scale`` of the first ``RandomResizedCrop`` in a nested config, or None."""
+    if isinstance(node, dict):
+        if node.get('type') == 'RandomResizedCrop':
+            return node.get('scale')
+        children = node.values()
+    elif isinstance(node, (list, tuple)):
+        children = node
+    else:
         return None
+    for child in children:
+        found = _find_crop_scale(child)
+        if found is not None:
+            return found
+    return None
 
-    scale = find(cfg.get('train_dataloader', {}))
-    return int(scale if isinstance(scale, int) else (scale or [224])[0])
+
+def training_crop_size(cfg: Config, default: int = 224) -> int:
+    """The crop of the training views: ``RandomResizedCrop.scale`` in ``train_dataloader``.
+
+    Args:
+        cfg (Config): A pretraining config.
+        default (int): The size when the pipeline has no ``RandomResizedCrop``.
+            Defaults to 224.
+
+    Returns:
+        int: The crop size (the first value of a ``(w, h)`` scale).
+    """
+    scale = _find_crop_scale(cfg.get('train_dataloader', {}))
+    if scale is None:
+        return default
+    return int(scale if isinstance(scale, int) else scale[0])
 
 
 def build_labelled_dataset(
     cfg: Config, ann_file: Optional[str] = None, data_prefix: Optional[str] = None
-):
-    """The training images of ``cfg`` as a ``CocoMultiLabelDataset``.
+) -> BaseDataset:
+    """The training images of ``cfg`` as a ``CocoMultiLabelDataset``, one centre view each.
 
-    Each image is resized (short edge) and centre-cropped to the training
-    crop size. The categories come from the training dataset's COCO json, or
-    from ``ann_file`` (then paths are taken as given, with ``data_prefix``).
+    Each image is resized (short edge) and centre-cropped to the training crop
+    size (:func:`training_crop_size`), so features are those of training-sized
+    views without the randomness of the augmentations.
+
+    Args:
+        cfg (Config): A pretraining config whose ``train_dataloader.dataset``
+            has ``data_root``, ``ann_file`` (a COCO json) and ``data_prefix``.
+        ann_file (str, optional): Another COCO json, taken as given (not under
+            the config's ``data_root``). Defaults to None: the config's.
+        data_prefix (str, optional): The image folder; with ``ann_file`` taken
+            as given, else under the config's ``data_root``. Defaults to None:
+            the config's.
+
+    Returns:
+        BaseDataset: The ``CocoMultiLabelDataset`` (``test_mode=True``).
+
+    Raises:
+        ValueError: If ``ann_file`` is None and the config's dataset has no
+            COCO json.
     """
     train = cfg.get('train_dataloader', {}).get('dataset', {})
     if ann_file is None:
@@ -51,7 +78,7 @@ def build_labelled_dataset(
             )
     else:
         data_root = ''
-    crop = _crop_size(cfg)
+    crop = training_crop_size(cfg)
     pipeline = [
         dict(type='LoadImageFromFile'),
         dict(type='ResizeEdge', scale=crop, edge='short', backend='pillow'),
@@ -70,32 +97,8 @@ def build_labelled_dataset(
     )
 
 
-@torch.no_grad()
-def encode_images(
-    model: torch.nn.Module,
-    dataset,
-    indices: Iterable[int],
-    backbone: Optional[torch.nn.Module] = None,
-    batch_size: int = 32,
-    normalize: bool = True,
-) -> torch.Tensor:
-    """Pooled backbone features ``g`` of ``dataset[indices]``, L2-normalised by default.
-
-    ``backbone`` defaults to the online ``model.backbone``.
-    """
-    backbone = backbone or model.backbone
-    indices = list(indices)
-    feats = []
-    for start in range(0, len(indices), batch_size):
-        batch = default_collate([dataset[i] for i in indices[start : start + batch_size]])
-        inputs = model.data_preprocessor(batch, False)['inputs']
-        feat = F.adaptive_avg_pool2d(backbone(inputs)[-1], 1).flatten(1)
-        feats.append(F.normalize(feat.float(), dim=1) if normalize else feat.float())
-    return torch.cat(feats)
-
-
-def multi_hot(dataset, indices: Iterable[int]) -> torch.Tensor:
-    """``(len(indices), C)`` multi-hot categories of ``dataset[indices]``."""
+def multi_hot(dataset: BaseDataset, indices: Iterable[int]) -> torch.Tensor:
+    """``(len(indices), C)`` float multi-hot categories of ``dataset[indices]``."""
     indices = list(indices)
     labels = torch.zeros(len(indices), len(dataset.metainfo['classes']))
     for row, i in enumerate(indices):

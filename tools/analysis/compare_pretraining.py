@@ -33,15 +33,19 @@ import os.path as osp
 import subprocess
 import sys
 import time
+from statistics import mean
 from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmengine.runner import Runner, load_checkpoint
-from mmpretrain.registry import MODELS
+from mmengine.runner import Runner
 
 import mls_plugin  # noqa: F401  (registers the components)
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from summarize_run import read_series  # noqa: E402
+
+from mls_plugin.analysis import build_model, momentum_backbone
 from mls_plugin.evaluation import (
     extract_features,
     fit_linear_probe,
@@ -156,19 +160,15 @@ def pretrain(cfg: Config, work_dir: str) -> float:
     return time.time() - start
 
 
-def last_scalars(work_dir: str) -> Dict[str, float]:
-    """The last value of every scalar in the run's newest scalars.json."""
-    runs = sorted(
-        d
-        for d in os.listdir(work_dir)
-        if osp.isfile(osp.join(work_dir, d, 'vis_data/scalars.json'))
-    )
-    if not runs:
-        raise FileNotFoundError(f'no */vis_data/scalars.json under {work_dir}')
-    values: Dict[str, float] = {}
-    with open(osp.join(work_dir, runs[-1], 'vis_data/scalars.json')) as f:
-        for line in f:
-            values.update(json.loads(line))
+def training_scalars(work_dir: str) -> Dict[str, float]:
+    """The run's final kNN mAP and its mean pseudo-label precision over the last 5 measurements."""
+    _, series = read_series(work_dir)
+    values = {}
+    if 'knn_mAP' in series:
+        values['train_knn_map'] = series['knn_mAP'][-1][1]
+    for key in ('pl_precision', 'pl_precision_random'):
+        if key in series:
+            values[f'train_{key}'] = mean(v for _, v in series[key][-5:])
     return values
 
 
@@ -179,17 +179,7 @@ def evaluate(cfg: Config, checkpoint: Optional[str], topk: int) -> Dict[str, flo
     Without a checkpoint, of the model's initialisation (seeded), the level
     that pretraining has to beat.
     """
-    init_default_scope('mmpretrain')
-    # As the Runner does: the config's top-level data_preprocessor is the model's.
-    model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
-    torch.manual_seed(cfg.randomness.seed)
-    model = MODELS.build(model_cfg)
-    if checkpoint is None:
-        model.init_weights()
-    else:
-        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
-    model.eval()
+    model = build_model(cfg, checkpoint)
     bank_loader = Runner.build_dataloader(cfg.comparison.bank, seed=0)
     query_loader = Runner.build_dataloader(cfg.comparison.query, seed=0)
     num_classes = len(bank_loader.dataset.metainfo['classes'])
@@ -202,9 +192,9 @@ def evaluate(cfg: Config, checkpoint: Optional[str], topk: int) -> Dict[str, flo
     linear = multilabel_map(probe(query_feats), query_labels)
 
     # Pseudo-labels as MLS ranks them: online features against momentum-encoder features.
-    ema = model.target_net if hasattr(model, 'target_net') else model.encoder_k  # MLS / MoCo
-    key_backbone = ema.module[0]
-    key_feats, _ = extract_features(model, bank_loader, num_classes, backbone=key_backbone)
+    key_feats, _ = extract_features(
+        model, bank_loader, num_classes, backbone=momentum_backbone(model)
+    )
     ids = torch.arange(len(bank_feats))
     sims = (
         torch.nn.functional.normalize(bank_feats, dim=1)
@@ -223,7 +213,7 @@ def evaluate(cfg: Config, checkpoint: Optional[str], topk: int) -> Dict[str, flo
 def markdown_table(results: List[dict]) -> str:
     rows = [
         '| data | method | kNN mAP | linear-probe mAP | pseudo-label precision (random) '
-        '| precision during training (random) | pretraining time |',
+        '| precision during training, last 5 (random) | pretraining time |',
         '| --- | --- | --- | --- | --- | --- | --- |',
     ]
     for r in results:
@@ -297,11 +287,7 @@ def main() -> None:
             result.update(evaluate(cfg, checkpoint, topk))
             with open(timing_file) as f:
                 result['train_seconds'] = float(f.read())
-            scalars = last_scalars(work_dir)
-            for key in ('pl_precision', 'pl_precision_random'):
-                if key in scalars:
-                    result[f'train_{key}'] = scalars[key]
-            result['train_knn_map'] = scalars.get('knn_mAP')
+            result.update(training_scalars(work_dir))
             print(json.dumps(result), flush=True)
             results.append(result)
         if not run_dirs:

@@ -1,11 +1,20 @@
 """Plot the distributions of the backbone and projection scores at a checkpoint (Fig. 3).
 
-Sampled images of the labelled dataset (one centre view each) are encoded by
-the online encoder into ``g1`` (L2-normalised) and ``z1``, and scored against
-the checkpoint's own queue: ``g1 Q_g^T`` (what the pseudo-labels rank) and
-``z1 Q_z^T`` (the InfoNCE negatives and BCE logits, before ``/ tau``). Each
-panel shows the density of all (query, entry) scores and that of each query's
-top-k entries by ``g`` (its pseudo-positives); the means are printed.
+Usage:
+    python tools/analysis/plot_score_distribution.py CONFIG CHECKPOINT --out FILE.png \\
+        [--num-queries 256] [--ann-file F --data-prefix P] [--seed 0]
+
+Writes one PNG with two panels, the backbone scores ``g1 Q_g^T`` (what the
+pseudo-labels rank) and the projection scores ``z1 Q_z^T`` (the InfoNCE
+negatives, before ``/ tau``). Each panel shows the normalised density of all
+(query, queue entry) scores and that of each query's top-k entries by ``g``
+(its pseudo-positives, ``k = head.topk``). Prints the mean of both groups in
+both spaces.
+
+The queue is the checkpoint's own (``memory.bank('g')`` and ``bank('z')``);
+the queries are ``--num-queries`` sampled images of the labelled dataset (the
+config's training COCO json, or ``--ann-file``/``--data-prefix``), one centre
+view each, encoded by the online branch into ``g1`` and ``z1``.
 
 Examples:
     python tools/analysis/plot_score_distribution.py CONFIG CHECKPOINT --out scores.png
@@ -14,13 +23,15 @@ Examples:
 import argparse
 import os
 import os.path as osp
+import sys
 
 import matplotlib
 import torch
 import torch.nn.functional as F
 
 import mls_plugin  # noqa: F401  (registers the components)
-from mls_plugin.analysis import build_labelled_dataset, encode_images, load_pretrained_model
+from mls_plugin.analysis import build_labelled_dataset, encode_online, load_pretrained_model
+from mls_plugin.models import MLS
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
@@ -33,26 +44,27 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out', required=True, help='PNG file to write')
     parser.add_argument('--ann-file', help="COCO json of the images (default: the config's)")
     parser.add_argument('--data-prefix', help='image folder of --ann-file')
-    parser.add_argument('--num-queries', type=int, default=256)
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--num-queries', type=int, default=256, help='sampled query images')
+    parser.add_argument('--seed', type=int, default=0, help='draws the queries')
     return parser.parse_args()
 
 
-@torch.no_grad()
 def main() -> None:
     args = parse_args()
-    cfg, model = load_pretrained_model(args.config, args.checkpoint)
-    if not hasattr(model, 'memory') or set(model.memory.names) != {'g', 'z'}:
-        raise SystemExit(f'{args.checkpoint}: not an MLS model with queue banks g and z')
-    dataset = build_labelled_dataset(cfg, args.ann_file, args.data_prefix)
+    try:
+        cfg, model = load_pretrained_model(args.config, args.checkpoint)
+        dataset = build_labelled_dataset(cfg, args.ann_file, args.data_prefix)
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f'error: {err}')
+    if not isinstance(model, MLS):
+        sys.exit(f'error: {args.checkpoint}: a {type(model).__name__} model, not MLS')
     gen = torch.Generator().manual_seed(args.seed)
     ids = torch.randperm(len(dataset), generator=gen)[: args.num_queries].tolist()
-    g = encode_images(model, dataset, ids, normalize=False)  # the neck takes g unnormalised
-    g1, z1 = F.normalize(g, dim=1), F.normalize(model.neck((g,))[0], dim=1)
-    scores = dict(
-        g=g1 @ model.memory.bank('g').float().t(), z=z1 @ model.memory.bank('z').float().t()
-    )
-    top = scores['g'].topk(model.head.topk, dim=1).indices
+    g1, z1 = encode_online(model, dataset, ids)
+    queue_g, queue_z = model.memory.bank('g'), model.memory.bank('z')
+    scores = dict(g=F.normalize(g1, dim=1) @ queue_g.float().t(), z=z1 @ queue_z.float().t())
+    k = model.head.topk
+    top = scores['g'].topk(k, dim=1).indices  # the pseudo-positives, as training ranks them
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for ax, (name, title) in zip(
@@ -61,15 +73,16 @@ def main() -> None:
         every, positives = scores[name].flatten(), scores[name].gather(1, top).flatten()
         bins = torch.linspace(float(every.min()), float(every.max()), 60).tolist()
         ax.hist(every.tolist(), bins=bins, density=True, alpha=0.6, label='all queue entries')
-        ax.hist(positives.tolist(), bins=bins, density=True, alpha=0.6, label=f'top-{top.shape[1]}')
+        ax.hist(positives.tolist(), bins=bins, density=True, alpha=0.6, label=f'top-{k} by g')
         ax.set_title(title, fontsize=9)
         ax.set_xlabel('cosine similarity')
+        ax.set_ylabel('density')
         print(
             f'{title}: mean {float(every.mean()):.3f} over all entries, '
-            f'{float(positives.mean()):.3f} over the top-{top.shape[1]} by g'
+            f'{float(positives.mean()):.3f} over the top-{k} by g'
         )
     axes[0].legend(fontsize=8)
-    fig.suptitle(f'{len(ids)} queries against the {scores["g"].shape[1]}-entry queue', fontsize=9)
+    fig.suptitle(f'{len(ids)} queries against the {len(queue_g)}-entry queue', fontsize=9)
     fig.tight_layout()
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     fig.savefig(args.out, dpi=100)

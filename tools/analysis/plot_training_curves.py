@@ -1,8 +1,15 @@
 """Plot the training curves of one or more pretraining runs into a PNG.
 
-One panel per metric found among ``loss_nce``, ``loss_ml``, ``pl_precision``
-(with ``pl_precision_random``, the chance level, dashed) and ``knn_mAP``,
-against the iteration; several runs are overlaid, for comparisons.
+Usage:
+    python tools/analysis/plot_training_curves.py RUN [RUN ...] --out FILE.png [--labels A B ...]
+
+RUN is a work dir (its newest ``*/vis_data/scalars.json`` is read) or a
+scalars.json file. The PNG has one panel per metric logged among
+``loss_nce``, ``loss_ml``, ``pl_precision`` (with ``pl_precision_random``, the
+precision of random queue entries, dashed in the same colour) and
+``knn_mAP``, against the iteration; several runs are overlaid, labelled by
+``--labels`` or their folder names. A run that logs only ``loss`` (MoCo) has
+it drawn as its ``loss_nce``.
 
 Examples:
     python tools/analysis/plot_training_curves.py work_dirs/demo --out curves.png
@@ -10,6 +17,7 @@ Examples:
 """
 
 import argparse
+import os
 import os.path as osp
 import sys
 
@@ -67,6 +75,7 @@ def main() -> None:
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     fig.savefig(args.out, dpi=100)
     print(f'wrote {args.out}')
 

@@ -1,12 +1,21 @@
 """Draw sampled queries and their top-k pseudo-positives from the queue (the paper's Fig. 4).
 
+Usage:
+    python tools/analysis/visualize_pseudo_labels.py CONFIG CHECKPOINT --out-dir DIR \\
+        [--ann-file F --data-prefix P] [--num-queries 6] [--topk K] [--queue-size N] [--seed 0]
+
+Writes ``DIR/pseudo_labels.png``: one row per sampled query, first the query
+image (titled with its categories), then its ``k`` pseudo-positives, each
+titled with its cosine score and framed green when it shares at least one
+category with the query, red when it shares none. Prints the precision of the
+shown pseudo-positives (the share framed green).
+
 A saved queue does not say which image each slot holds, so the script fills a
 fresh one from the checkpoint: ``--queue-size`` images of the labelled dataset
-encoded by the momentum encoder (``g2``), as in training. Each sampled query is
-encoded by the online backbone (``g1``) and its ``k`` most similar queue
-entries (cosine of ``g1 Q_g^T``, its own image left out) are drawn after it,
-with their score; a green frame marks an entry that shares at least one
-category with the query, a red one an entry that shares none.
+encoded by the momentum encoder (``g2``), as in training. Each query is
+encoded by the online backbone (``g1``) and its entries are the queue's
+highest cosines ``g1 Q_g^T``, its own image left out. The images come from
+the config's training COCO json, or from ``--ann-file``/``--data-prefix``.
 
 Examples:
     python tools/analysis/visualize_pseudo_labels.py CONFIG CHECKPOINT --out-dir work_dirs/figs
@@ -17,6 +26,7 @@ Examples:
 import argparse
 import os
 import os.path as osp
+import sys
 
 import matplotlib
 import torch
@@ -25,14 +35,18 @@ from PIL import Image
 import mls_plugin  # noqa: F401  (registers the components)
 from mls_plugin.analysis import (
     build_labelled_dataset,
-    encode_images,
+    encode_key,
+    encode_online,
     load_pretrained_model,
-    momentum_backbone,
     multi_hot,
+    rank_queue,
 )
+from mls_plugin.models import MLS
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
+
+MAX_DEFAULT_TOPK = 8  # more columns than this make the thumbnails too small to read
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,14 +56,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out-dir', required=True, help='writes pseudo_labels.png here')
     parser.add_argument('--ann-file', help="COCO json of the images (default: the config's)")
     parser.add_argument('--data-prefix', help='image folder of --ann-file')
-    parser.add_argument('--num-queries', type=int, default=6)
-    parser.add_argument('--topk', type=int, help='entries per query (default: head.topk, max 8)')
+    parser.add_argument('--num-queries', type=int, default=6, help='rows of the grid')
+    parser.add_argument(
+        '--topk',
+        type=int,
+        help=f'entries per query (default: head.topk, at most {MAX_DEFAULT_TOPK})',
+    )
     parser.add_argument('--queue-size', type=int, help='default: min(memory.length, images)')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0, help='draws the queue and the queries')
     return parser.parse_args()
 
 
 def thumbnail(path: str, size: int = 128) -> Image.Image:
+    """The image at ``path``, RGB, shrunk to fit ``size`` x ``size``."""
     image = Image.open(path).convert('RGB')
     image.thumbnail((size, size))
     return image
@@ -57,22 +76,26 @@ def thumbnail(path: str, size: int = 128) -> Image.Image:
 
 def main() -> None:
     args = parse_args()
-    cfg, model = load_pretrained_model(args.config, args.checkpoint)
-    dataset = build_labelled_dataset(cfg, args.ann_file, args.data_prefix)
+    try:
+        cfg, model = load_pretrained_model(args.config, args.checkpoint)
+        dataset = build_labelled_dataset(cfg, args.ann_file, args.data_prefix)
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(f'error: {err}')
+    if not isinstance(model, MLS):
+        sys.exit(f'error: {args.checkpoint}: a {type(model).__name__} model, not MLS')
     classes = dataset.metainfo['classes']
-    topk = args.topk or min(getattr(model.head, 'topk', 8), 8)
-    queue_size = min(args.queue_size or getattr(model.memory, 'length', len(dataset)), len(dataset))
-    if queue_size <= topk:
-        raise SystemExit(f'--queue-size ({queue_size}) must exceed --topk ({topk})')
+    topk = args.topk if args.topk is not None else min(model.head.topk, MAX_DEFAULT_TOPK)
+    queue_size = args.queue_size if args.queue_size is not None else model.memory.length
+    queue_size = min(queue_size, len(dataset))
+    if topk < 1 or queue_size <= topk:
+        sys.exit(f'error: need 1 <= --topk ({topk}) < queue size ({queue_size})')
 
     gen = torch.Generator().manual_seed(args.seed)
     queue_ids = torch.randperm(len(dataset), generator=gen)[:queue_size]
     query_ids = torch.randperm(len(dataset), generator=gen)[: args.num_queries]
-    queue = encode_images(model, dataset, queue_ids.tolist(), backbone=momentum_backbone(model))
-    queries = encode_images(model, dataset, query_ids.tolist())
-    scores = queries @ queue.t()
-    scores[query_ids[:, None] == queue_ids[None, :]] = float('-inf')  # not its own image
-    top_scores, top_slots = scores.topk(topk, dim=1)
+    queue, _ = encode_key(model, dataset, queue_ids.tolist())
+    queries, _ = encode_online(model, dataset, query_ids.tolist())
+    top_scores, top_slots = rank_queue(queries, queue, topk, query_ids, queue_ids)
     query_labels = multi_hot(dataset, query_ids.tolist())
     entry_labels = multi_hot(dataset, queue_ids[top_slots].flatten().tolist())
     shares = (entry_labels.view(len(query_ids), topk, -1) * query_labels[:, None]).sum(-1) > 0
