@@ -45,7 +45,7 @@ import mls_plugin  # noqa: F401  (registers the components)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from summarize_run import read_series  # noqa: E402
 
-from mls_plugin.analysis import build_model, momentum_backbone
+from mls_plugin.analysis import build_model, momentum_backbone, rank_queue
 from mls_plugin.evaluation import (
     extract_features,
     fit_linear_probe,
@@ -196,12 +196,9 @@ def evaluate(cfg: Config, checkpoint: Optional[str], topk: int) -> Dict[str, flo
         model, bank_loader, num_classes, backbone=momentum_backbone(model)
     )
     ids = torch.arange(len(bank_feats))
-    sims = (
-        torch.nn.functional.normalize(bank_feats, dim=1)
-        @ torch.nn.functional.normalize(key_feats, dim=1).t()
-    )
-    sims.fill_diagonal_(float('-inf'))  # another view of the query's own image is not a find
-    counts = pseudo_label_counts(bank_labels, ids, ids, sims.topk(topk, dim=1).indices)
+    # Another view of the query's own image is not a find: rank_queue leaves it out.
+    _, slots = rank_queue(bank_feats, key_feats, topk, ids, ids)
+    counts = pseudo_label_counts(bank_labels, ids, ids, slots)
     return dict(
         knn_map=knn,
         linear_map=linear,

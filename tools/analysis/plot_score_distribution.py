@@ -30,8 +30,7 @@ import torch
 import torch.nn.functional as F
 
 import mls_plugin  # noqa: F401  (registers the components)
-from mls_plugin.analysis import build_labelled_dataset, encode_online, load_pretrained_model
-from mls_plugin.models import MLS
+from mls_plugin.analysis import encode_online, load_mls_with_images
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
@@ -52,12 +51,11 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     try:
-        cfg, model = load_pretrained_model(args.config, args.checkpoint)
-        dataset = build_labelled_dataset(cfg, args.ann_file, args.data_prefix)
+        cfg, model, dataset = load_mls_with_images(
+            args.config, args.checkpoint, args.ann_file, args.data_prefix
+        )
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f'error: {err}')
-    if not isinstance(model, MLS):
-        sys.exit(f'error: {args.checkpoint}: a {type(model).__name__} model, not MLS')
     gen = torch.Generator().manual_seed(args.seed)
     ids = torch.randperm(len(dataset), generator=gen)[: args.num_queries].tolist()
     g1, z1 = encode_online(model, dataset, ids)

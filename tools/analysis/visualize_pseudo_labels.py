@@ -34,14 +34,12 @@ from PIL import Image
 
 import mls_plugin  # noqa: F401  (registers the components)
 from mls_plugin.analysis import (
-    build_labelled_dataset,
     encode_key,
     encode_online,
-    load_pretrained_model,
+    load_mls_with_images,
     multi_hot,
     rank_queue,
 )
-from mls_plugin.models import MLS
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
@@ -77,12 +75,11 @@ def thumbnail(path: str, size: int = 128) -> Image.Image:
 def main() -> None:
     args = parse_args()
     try:
-        cfg, model = load_pretrained_model(args.config, args.checkpoint)
-        dataset = build_labelled_dataset(cfg, args.ann_file, args.data_prefix)
+        cfg, model, dataset = load_mls_with_images(
+            args.config, args.checkpoint, args.ann_file, args.data_prefix
+        )
     except (FileNotFoundError, ValueError) as err:
         sys.exit(f'error: {err}')
-    if not isinstance(model, MLS):
-        sys.exit(f'error: {args.checkpoint}: a {type(model).__name__} model, not MLS')
     classes = dataset.metainfo['classes']
     topk = args.topk if args.topk is not None else min(model.head.topk, MAX_DEFAULT_TOPK)
     queue_size = args.queue_size if args.queue_size is not None else model.memory.length
