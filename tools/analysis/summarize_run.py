@@ -50,8 +50,8 @@ def head_and_tail(points: List[Tuple[int, float]], share: float = 0.1) -> Tuple[
 
 def summary(series: Series) -> List[str]:
     lines = []
-    if 'iter' in series:
-        lines.append(f'iterations: {int(series["iter"][-1][1])}')
+    if series:  # the loss log may skip the last iterations; the monitors log at the end
+        lines.append(f'iterations: {max(step for points in series.values() for step, _ in points)}')
     for key in ('loss_nce', 'loss_ml'):
         if key in series:
             first, last = head_and_tail(series[key])
