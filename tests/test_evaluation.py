@@ -87,11 +87,13 @@ def test_head_records_pseudo_labels_with_bce_off():
     z1, z2 = (F.normalize(torch.randn(4, 8, generator=gen), dim=1) for _ in range(2))
     g1 = torch.randn(4, 6, generator=gen)
     queue_z, queue_g = torch.randn(16, 8, generator=gen), F.normalize(torch.randn(16, 6), dim=1)
+    memory = QueueMemory(length=16, banks=dict(g=6, z=8))
+    memory.enqueue(g=queue_g, z=queue_z)
     head = MLSHead(loss_ml=None, topk=3)
-    plain = head.loss(z1, z2, g1, queue_z, queue_g)
+    plain = head.loss(z1, z2, g1, memory)
     assert head.last_pseudo_labels is None
     head.record_pseudo_labels = True
-    recorded = head.loss(z1, z2, g1, queue_z, queue_g)
+    recorded = head.loss(z1, z2, g1, memory)
     assert set(recorded) == {'loss_nce'}
     torch.testing.assert_close(recorded['loss_nce'], plain['loss_nce'])
     expected = (F.normalize(g1, dim=1) @ queue_g.t()).topk(3, dim=1).indices

@@ -55,9 +55,9 @@ def test_keys_are_enqueued_after_the_loss():
     seen = {}
     original = model.head.loss
 
-    def spy(z1, z2, g1, queue_z, queue_g):
-        seen['queue_z'], seen['queue_g'] = queue_z.clone(), queue_g.clone()
-        return original(z1, z2, g1, queue_z, queue_g)
+    def spy(z1, z2, g1, memory):
+        seen['queue_z'], seen['queue_g'] = memory.bank('z').clone(), memory.bank('g').clone()
+        return original(z1, z2, g1, memory)
 
     model.head.loss = spy
     before = {n: model.memory.bank(n).clone() for n in ('g', 'z')}

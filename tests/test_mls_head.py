@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.models.heads import ContrastiveHead
 
-from mls_plugin.models import MLSHead
+from mls_plugin.models import MLSHead, QueueMemory
 
 B, D, DZ, DG, K, TAU = 4, 16, 8, 12, 3, 0.2
+F64 = dict(g='float64', z='float64')
 
 
 @pytest.fixture
@@ -27,6 +28,18 @@ def inputs():
         queue_z=unit(D, DZ),
         queue_g=unit(D, DG),
     )
+
+
+def memory_of(queue_z, queue_g, dtypes=F64):
+    """A QueueMemory holding exactly these (unit) rows."""
+    banks = dict(g=queue_g.shape[1], z=queue_z.shape[1])
+    mem = QueueMemory(length=len(queue_z), banks=banks, dtypes=dtypes)
+    mem.enqueue(g=queue_g, z=queue_z)
+    return mem
+
+
+def run(head, x, dtypes=F64):
+    return head.loss(x['z1'], x['z2'], x['g1'], memory_of(x['queue_z'], x['queue_g'], dtypes))
 
 
 def reference(x, topk=K, label_src='g', logit_src='z', positive_only=False):
@@ -65,7 +78,7 @@ def test_losses_match_reference(inputs, label_src, logit_src, positive_only):
         label_source=label_src,
         logit_source=logit_src,
     )
-    losses = head.loss(**inputs)
+    losses = run(head, inputs)
     nce, bce, _ = reference(inputs, K, label_src, logit_src, positive_only)
     assert losses['loss_nce'].item() == pytest.approx(nce, rel=1e-9)
     assert losses['loss_ml'].item() == pytest.approx(0.5 * bce, rel=1e-9)
@@ -81,7 +94,7 @@ def test_topk_labels_match_reference(inputs):
 
     head = MLSHead(loss_ml=dict(type='CrossEntropyLoss', use_sigmoid=True), topk=K)
     head.loss_ml.forward = spy
-    head.loss(**inputs)
+    run(head, inputs)
     _, _, labels = reference(inputs)
     assert np.array_equal(seen['target'].numpy().astype(int), labels)
     assert (seen['target'].sum(1) == K).all()
@@ -92,7 +105,7 @@ def test_dense_sigmoid_ce_equals_sparse_bce(inputs):
     dense = MLSHead(
         loss_ml=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=0.5), topk=K
     )
-    a, b = sparse.loss(**inputs), dense.loss(**inputs)
+    a, b = run(sparse, inputs), run(dense, inputs)
     # mmpretrain casts the target to float32, so the dense result is float32.
     assert a['loss_ml'].item() == pytest.approx(b['loss_ml'].item(), rel=1e-6)
     assert a['loss_nce'].item() == pytest.approx(b['loss_nce'].item(), rel=1e-12)
@@ -100,7 +113,7 @@ def test_dense_sigmoid_ce_equals_sparse_bce(inputs):
 
 def test_bce_off_is_mocov2(inputs):
     head = MLSHead(loss_ml=None, temperature=TAU)
-    losses = head.loss(**inputs)
+    losses = run(head, inputs)
     assert set(losses) == {'loss_nce'}
     moco = ContrastiveHead(loss=dict(type='CrossEntropyLoss'), temperature=TAU)
     l_pos = (inputs['z1'] * inputs['z2']).sum(1, keepdim=True)
@@ -110,32 +123,64 @@ def test_bce_off_is_mocov2(inputs):
 
 def test_gradient_reaches_z1_only(inputs):
     x = {k: v.clone().requires_grad_(True) for k, v in inputs.items()}
-    losses = MLSHead(topk=K).loss(**x)
+    mem = memory_of(inputs['queue_z'], inputs['queue_g'])
+    losses = MLSHead(topk=K).loss(x['z1'], x['z2'], x['g1'], mem)
     sum(losses.values()).backward()
     assert x['z1'].grad is not None and x['z1'].grad.abs().sum() > 0
-    for name in ('z2', 'g1', 'queue_z', 'queue_g'):
+    for name in ('z2', 'g1'):
         assert x[name].grad is None, name
+    assert not any(buf.requires_grad for buf in mem.buffers())
 
 
-def test_bce_gradient_is_sigmoid_minus_label(inputs):
-    """d loss_ml / d z1 = (s(p/tau) - y) Q_z / (tau B D) x weight."""
+def bce_gradient(inputs, head, dtypes=F64, enqueue=False):
+    """d loss_ml / d z1, optionally with the step's keys enqueued before backward."""
     z1 = inputs['z1'].clone().requires_grad_(True)
+    mem = memory_of(inputs['queue_z'], inputs['queue_g'], dtypes)
+    loss = head.loss(z1, inputs['z2'], inputs['g1'], mem)['loss_ml']
+    if enqueue:
+        gen = torch.Generator().manual_seed(1)
+        kwargs = dict(dtype=inputs['z1'].dtype, generator=gen)
+        mem.enqueue(g=torch.randn(B, DG, **kwargs), z=torch.randn(B, DZ, **kwargs))
+        assert int(mem.ptr) == B  # slots 0..B-1 of the logits' bank were overwritten
+    loss.backward()
+    return z1.grad
+
+
+@pytest.mark.parametrize('enqueue', [False, True])
+def test_bce_gradient_is_sigmoid_minus_label(inputs, enqueue):
+    """d loss_ml / d z1 = (s(p/tau) - y) Q_z / (tau B D) x weight, with Q_z as in the
+    forward even when the step's enqueue overwrites slots before backward."""
     head = MLSHead(loss_ml=dict(type='MultiLabelBCELoss', loss_weight=0.5), topk=K)
-    head.loss(**{**inputs, 'z1': z1})['loss_ml'].backward()
+    grad = bce_gradient(inputs, head, enqueue=enqueue)
     _, _, labels = reference(inputs)
     p = inputs['z1'] @ inputs['queue_z'].t() / TAU
     residual = torch.sigmoid(p) - torch.from_numpy(labels)
     expected = 0.5 * residual @ inputs['queue_z'] / (TAU * B * D)
-    assert torch.allclose(z1.grad, expected, rtol=1e-9)
+    assert torch.allclose(grad, expected, rtol=1e-9)
 
 
-def test_logits_from_g_backpropagate_to_g1(inputs):
+@pytest.mark.parametrize('enqueue', [False, True])
+@pytest.mark.parametrize('g_dtype', ['float64', 'int8'])
+def test_logits_from_g_backpropagate_to_g1(inputs, g_dtype, enqueue):
+    """With logits from Q_g the gradient reaches g1, also through an int8 bank, and also
+    when the step's enqueue overwrites slots before backward."""
     g1 = inputs['g1'].clone().requires_grad_(True)
+    mem = memory_of(inputs['queue_z'], inputs['queue_g'], dict(g=g_dtype, z='float64'))
+    queue_g = mem.bank('g').to(torch.float64, copy=True)  # the rows the forward reads
     head = MLSHead(logit_source='g', topk=K)
-    assert head.differentiable_banks == ('z', 'g')
-    head.loss(**{**inputs, 'g1': g1})['loss_ml'].backward()
-    assert g1.grad is not None and g1.grad.abs().sum() > 0
-    assert MLSHead().differentiable_banks == ('z',)
+    loss = head.loss(inputs['z1'], inputs['z2'], g1, mem)['loss_ml']
+    if enqueue:
+        mem.enqueue(g=torch.randn(B, DG, dtype=torch.float64), z=inputs['z2'])
+    loss.backward()
+    # The same loss computed directly on the dequantised bank.
+    g1_ref = inputs['g1'].clone().requires_grad_(True)
+    logits = F.normalize(g1_ref, dim=1) @ queue_g.t() / TAU
+    labels = torch.zeros(B, D, dtype=torch.float64)
+    labels.scatter_(1, (F.normalize(inputs['g1'], dim=1) @ queue_g.t()).topk(K).indices, 1)
+    ref = 0.5 * F.binary_cross_entropy_with_logits(logits, labels)
+    ref.backward()
+    assert g1.grad.abs().sum() > 0
+    assert torch.allclose(g1.grad, g1_ref.grad, rtol=1e-5, atol=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -156,23 +201,25 @@ def test_bad_arguments_name_the_key(kwargs, key):
 
 def test_topk_must_be_below_queue_length(inputs):
     with pytest.raises(ValueError, match='topk'):
-        MLSHead(topk=D).loss(**inputs)
+        run(MLSHead(topk=D), inputs)
 
 
-def test_low_precision_label_bank_gives_the_same_labels(inputs):
-    """A bfloat16 Q_g (half the memory) ranks the queue like the float32 one here."""
+@pytest.mark.parametrize('dtype', ['bfloat16', 'int8'])
+def test_low_precision_label_bank_gives_the_same_labels(inputs, dtype):
+    """A bfloat16 (half) or int8 (quarter) Q_g ranks the queue like the float one here."""
     head = MLSHead(topk=K)
-    full = head.loss(**inputs)
-    half = head.loss(**{**inputs, 'queue_g': inputs['queue_g'].to(torch.bfloat16)})
-    assert half['loss_ml'].item() == pytest.approx(full['loss_ml'].item(), rel=1e-12)
+    full = run(head, inputs)
+    low = run(head, inputs, dict(g=dtype, z='float64'))
+    assert low['loss_ml'].item() == pytest.approx(full['loss_ml'].item(), rel=1e-12)
 
 
 def test_cpu_autocast_bfloat16_matches_float32(inputs):
     x = {k: v.float() for k, v in inputs.items()}
     head = MLSHead(topk=K)
-    ref = head.loss(**x)
+    f32 = dict(g='float32', z='float32')
+    ref = run(head, x, f32)
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        amp = head.loss(**x)
+        amp = run(head, x, f32)
     for key in ref:
         assert torch.isfinite(amp[key])
         assert amp[key].item() == pytest.approx(ref[key].item(), rel=0.03), key

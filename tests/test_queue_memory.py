@@ -128,6 +128,51 @@ def test_bank_dtype_option():
     mem.enqueue(g=g, z=torch.randn(4, 2))
     assert torch.allclose(mem.bank('g')[:4].float(), F.normalize(g, dim=1), atol=1e-2)
     with pytest.raises(ValueError, match='dtypes.g'):
-        QueueMemory(length=8, banks=dict(g=4), dtypes=dict(g='int8'))
+        QueueMemory(length=8, banks=dict(g=4), dtypes=dict(g='int16'))
     with pytest.raises(ValueError, match=r"unknown banks \['q'\]"):
         QueueMemory(length=8, banks=dict(g=4), dtypes=dict(q='float16'))
+
+
+def test_int8_bank_stores_a_quarter_and_dequantises_within_half_a_step():
+    mem = QueueMemory(length=8, banks=dict(g=64, z=2), dtypes=dict(g='int8'))
+    assert set(mem.state_dict()) == {'bank_g', 'scale_g', 'bank_z', 'ptr'}
+    assert mem.state_dict()['bank_g'].dtype == torch.int8
+    g = torch.relu(torch.randn(8, 64))  # non-negative, like pooled ReLU features
+    mem.enqueue(g=g, z=torch.randn(8, 2))
+    unit = F.normalize(g, dim=1)
+    step = unit.abs().amax(dim=1, keepdim=True) / 127
+    assert ((mem.bank('g') - unit).abs() <= step / 2 + 1e-7).all()
+    assert mem.bank('g').dtype == torch.float32
+
+
+@pytest.mark.parametrize('dtype', ['float32', 'bfloat16', 'int8'])
+def test_similarity_survives_the_enqueue_before_backward(monkeypatch, dtype):
+    """Value and gradient of query @ bank^T are those of the bank as it was in the forward,
+    although the step's enqueue overwrites slots before backward and no copy of the bank is
+    kept. Small chunks make the int8 path convert the bank in several pieces."""
+    monkeypatch.setattr('mls_plugin.models.memories.queue_memory._CHUNK_ELEMENTS', 16)
+    gen = torch.Generator().manual_seed(0)
+    mem = QueueMemory(length=12, banks=dict(g=6), dtypes=dict(g=dtype))
+    mem.enqueue(g=torch.randn(4, 6, generator=gen))  # ptr -> 4: the next write is slots 4..7
+    before = mem.bank('g').float().clone()
+    query = torch.randn(4, 6, generator=gen, requires_grad=True)
+    out = mem.similarity('g', query)
+    assert out.shape == (4, 12)
+    tol = dict(rtol=1e-2, atol=1e-2) if dtype == 'bfloat16' else dict(rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out.float(), query.detach() @ before.t(), **tol)
+    weights = torch.randn(4, 12, generator=gen)
+    mem.enqueue(g=torch.randn(4, 6, generator=gen))
+    assert not torch.allclose(mem.bank('g').float()[4:8], before[4:8], atol=0.1)
+    (out.float() * weights).sum().backward()
+    torch.testing.assert_close(query.grad, weights @ before, **tol)
+
+
+def test_next_slots_follow_the_pointer_and_check_the_global_batch():
+    mem = QueueMemory(length=8, banks=dict(z=2))
+    assert mem.next_slots(4) == slice(0, 4)
+    mem.enqueue(z=torch.randn(4, 2))
+    assert mem.next_slots(4) == slice(4, 8)
+    with pytest.raises(ValueError, match=r'`length` \(8\).*global batch \(3'):
+        mem.next_slots(3)
+    with pytest.raises(KeyError, match="no bank 'q'"):
+        mem.similarity('q', torch.randn(4, 2))

@@ -8,6 +8,7 @@ InfoNCE-only head (the MoCo-v2 part of it). The difference is what MLS adds to a
 Example:
     python tools/benchmarks/head.py --out head.json
     python tools/benchmarks/head.py --queues 4096 --topks 20 --batches 32 --step-json step.json
+    python tools/benchmarks/head.py --queues 65536 --topks 20 --batches 32 --g-dtype int8
 """
 
 import argparse
@@ -36,7 +37,7 @@ def time_head(head, memory, batch: int, d_g: int, d_z: int, device: str, repeats
         if device.startswith('cuda'):
             torch.cuda.synchronize()
         start = time.perf_counter()
-        losses = head.loss(q, z2, g1, memory.bank('z').clone(), memory.bank('g'))
+        losses = head.loss(q, z2, g1, memory)
         sum(losses.values()).backward()
         memory.enqueue(g=g2, z=z2)
         if device.startswith('cuda'):
@@ -55,6 +56,7 @@ def main() -> None:
     parser.add_argument('--dim-z', type=int, default=256)
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--g-dtype', default='float32', help='storage of Q_g, e.g. int8')
     parser.add_argument('--step-json', help='train_step.py output: report the share of a step')
     parser.add_argument('--out')
     args = parser.parse_args()
@@ -66,7 +68,12 @@ def main() -> None:
     rows = []
     for queue, batch in product(args.queues, args.batches):
         memory = MODELS.build(
-            dict(type='QueueMemory', length=queue, banks=dict(g=args.dim_g, z=args.dim_z))
+            dict(
+                type='QueueMemory',
+                length=queue,
+                banks=dict(g=args.dim_g, z=args.dim_z),
+                dtypes=dict(g=args.g_dtype),
+            )
         ).to(args.device)
         nce = MODELS.build(dict(type='MLSHead', loss_ml=None))
         base = time_head(nce, memory, batch, args.dim_g, args.dim_z, args.device, args.repeats)

@@ -129,12 +129,8 @@ class MLS(BaseSelfSupervisor):
                 z2 = batch_unshuffle_ddp(z2, idx_unshuffle)
 
         # Labels and logits are read before this step's keys are written
-        # (MoCo order), so slot i is the same image in both banks. Banks that
-        # autograd saves for backward are copied: the enqueue writes in place.
-        queues = {
-            name: bank.clone() if name in self.head.differentiable_banks else bank
-            for name, bank in (('z', self.memory.bank('z')), ('g', self.memory.bank('g')))
-        }
-        losses = self.head.loss(z1, z2, g1, queues['z'], queues['g'])
+        # (MoCo order), so slot i is the same image in both banks. The memory's
+        # products survive the enqueue in backward, so the banks are not copied.
+        losses = self.head.loss(z1, z2, g1, self.memory)
         self.memory.enqueue(g=g2, z=z2)
         return losses

@@ -1,6 +1,6 @@
 """The MLS head: InfoNCE plus multi-label BCE against queue pseudo-labels."""
 
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -8,6 +8,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ..losses import MultiLabelBCELoss
+from ..memories import QueueMemory
 
 _SOURCES = ('g', 'z')
 
@@ -17,7 +18,8 @@ class MLSHead(BaseModule):
     """Loss head of `MLS <https://arxiv.org/abs/2308.03286>`_.
 
     With queries ``z1``, keys ``z2``, pooled backbone features ``g1`` and the
-    queue banks ``Q_z``, ``Q_g`` (same slots, filled before this step):
+    banks ``Q_z``, ``Q_g`` of a :class:`QueueMemory` (same slots, read before
+    this step's keys are enqueued):
 
     - InfoNCE (Eq. 1) over ``[<z1, z2>, z1 Q_z^T] / tau``, target 0.
     - Pseudo-labels (Eq. 7): ``y = IsTopk(g1 Q_g^T)``, the ``topk`` most
@@ -76,23 +78,12 @@ class MLSHead(BaseModule):
         self.record_pseudo_labels = False
         self.last_pseudo_labels: Optional[torch.Tensor] = None
 
-    @property
-    def differentiable_banks(self) -> Tuple[str, ...]:
-        """Queue banks that enter logits with gradient.
-
-        Autograd keeps a reference to these banks until backward, so the
-        caller must pass copies of them if it enqueues before backward.
-        """
-        uses_g = self.loss_ml is not None and self.logit_source == 'g'
-        return ('z', 'g') if uses_g else ('z',)
-
     def loss(
         self,
         z1: torch.Tensor,
         z2: torch.Tensor,
         g1: torch.Tensor,
-        queue_z: torch.Tensor,
-        queue_g: torch.Tensor,
+        memory: QueueMemory,
     ) -> Dict[str, torch.Tensor]:
         """Compute the MLS losses for one step.
 
@@ -101,24 +92,24 @@ class MLSHead(BaseModule):
             z2 (Tensor): ``(B, d_z)`` L2-normalised key projections.
             g1 (Tensor): ``(B, d_g)`` pooled backbone features of the queries
                 (normalised here; only their direction matters).
-            queue_z (Tensor): ``(D, d_z)`` queue of key projections.
-            queue_g (Tensor): ``(D, d_g)`` queue of key backbone features.
+            memory (QueueMemory): The queue with banks ``z`` (key projections)
+                and ``g`` (key backbone features), before this step's keys
+                are enqueued. The caller may enqueue them before backward.
 
         Returns:
             dict[str, Tensor]: ``loss_nce`` and, unless the BCE is off,
             ``loss_ml``.
         """
-        queue_len = queue_z.shape[0]
-        if (self.loss_ml is not None or self.record_pseudo_labels) and self.topk >= queue_len:
+        if (self.loss_ml is not None or self.record_pseudo_labels) and self.topk >= memory.length:
             raise ValueError(
-                f'MLSHead: `topk` ({self.topk}) must be smaller than the queue length ({queue_len})'
+                f'MLSHead: `topk` ({self.topk}) must be smaller than the queue length '
+                f'({memory.length})'
             )
-        queue_z = queue_z.detach()
         # Scaling the (B, d) query rather than the (B, D) product saves a B x D temporary.
         q = z1 / self.temperature
         l_pos = (q * z2.detach()).sum(dim=1, keepdim=True)
         # One (B, D) matrix serves as InfoNCE negatives and as BCE logits.
-        l_queue = q @ queue_z.t()
+        l_queue = memory.similarity('z', q)
         nce_logits = torch.cat([l_pos, l_queue], dim=1)
         nce_target = torch.zeros(z1.shape[0], dtype=torch.long, device=z1.device)
         losses = dict(loss_nce=self.loss_nce(nce_logits, nce_target))
@@ -126,10 +117,8 @@ class MLSHead(BaseModule):
             return losses
 
         g1 = F.normalize(g1, dim=1)
-        queue_g = queue_g.detach()
         with torch.no_grad():
-            # A bank stored in low precision is ranked in its own dtype.
-            scores = g1.to(queue_g.dtype) @ queue_g.t() if self.label_source == 'g' else l_queue
+            scores = memory.similarity('g', g1) if self.label_source == 'g' else l_queue
             pos_index = scores.topk(self.topk, dim=1, sorted=False).indices
         if self.record_pseudo_labels:
             self.last_pseudo_labels = pos_index
@@ -138,7 +127,7 @@ class MLSHead(BaseModule):
         if self.logit_source == 'z':
             ml_logits = l_queue
         else:
-            ml_logits = (g1 / self.temperature) @ queue_g.t().to(g1.dtype)
+            ml_logits = memory.similarity('g', g1 / self.temperature)
         if isinstance(self.loss_ml, MultiLabelBCELoss):
             losses['loss_ml'] = self.loss_ml(ml_logits, pos_index=pos_index)
         else:  # any loss on a dense target, e.g. CrossEntropyLoss(use_sigmoid=True)

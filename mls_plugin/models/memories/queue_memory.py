@@ -1,6 +1,6 @@
 """A FIFO queue of past keys with several aligned banks."""
 
-from typing import Dict, Optional, Union
+from typing import Dict, Iterator, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -8,6 +8,10 @@ from mmengine.dist import all_gather, get_world_size
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
+
+# Bound on the elements of an int8 bank converted at once: the products never
+# materialise a float copy of a whole quantised bank (512 MiB at D=65536, d=2048).
+_CHUNK_ELEMENTS = 1 << 22
 
 
 @MODELS.register_module()
@@ -20,15 +24,22 @@ class QueueMemory(BaseModule):
     lets MLS read pseudo-labels from one bank and logits from another: slot
     ``i`` holds the same image in both. A MoCo-style algorithm uses one bank.
 
+    Read the banks through :meth:`similarity`: it is differentiable with
+    respect to the query and stays correct when the step's own enqueue
+    overwrites slots before backward, without copying the bank.
+
     Args:
         length (int): Number of slots ``D``. Must be a multiple of the global
             batch (batch per rank x world size), checked at the first enqueue.
         banks (dict[str, int]): Bank name -> feature dimension, e.g.
             ``dict(g=2048, z=256)``.
-        dtypes (dict[str, str], optional): Storage dtype of some banks, e.g.
-            ``dict(g='bfloat16')`` halves the memory of a bank that is only
-            ranked (MLS's pseudo-label bank). Others are float32.
-            Defaults to None.
+        dtypes (dict[str, str], optional): Storage dtype of some banks; the
+            others are float32. A float dtype (``'bfloat16'``, ``'float16'``,
+            ``'float64'``) stores the rows in it and computes products in it.
+            ``'int8'`` stores each row quantised to int8 with one float32
+            scale per row (a quarter of float32) and computes products in the
+            query's dtype. Meant for a bank that is only ranked, such as MLS's
+            pseudo-label bank ``g`` at large ``D``. Defaults to None.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -50,26 +61,62 @@ class QueueMemory(BaseModule):
         unknown = set(dtypes) - set(banks)
         if unknown:
             raise ValueError(f'QueueMemory: `dtypes` names unknown banks {sorted(unknown)}')
+        self.quantised = tuple(name for name in self.names if dtypes.get(name) == 'int8')
         for name, dim in banks.items():
             if not isinstance(dim, int) or dim < 1:
                 raise ValueError(f'QueueMemory: `banks.{name}` must be a positive int, got {dim!r}')
-            # Random unit vectors, as MoCo: the first D / global_batch steps
-            # contrast against noise until the queue has been filled once.
             dtype = getattr(torch, dtypes.get(name, 'float32'), None)
-            if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            if not isinstance(dtype, torch.dtype) or not (
+                dtype.is_floating_point or dtype == torch.int8
+            ):
                 raise ValueError(
-                    f'QueueMemory: `dtypes.{name}` must name a torch float dtype, '
+                    f'QueueMemory: `dtypes.{name}` must be a torch float dtype or "int8", '
                     f'got {dtypes[name]!r}'
                 )
-            bank = F.normalize(torch.randn(length, dim), dim=1).to(dtype)
-            self.register_buffer(f'bank_{name}', bank)
+            if name in self.quantised:
+                self.register_buffer(f'bank_{name}', torch.zeros(length, dim, dtype=torch.int8))
+                self.register_buffer(f'scale_{name}', torch.zeros(length))
+            else:
+                self.register_buffer(f'bank_{name}', torch.zeros(length, dim, dtype=dtype))
+            # Random unit vectors, as MoCo: the first D / global_batch steps
+            # contrast against noise until the queue has been filled once.
+            self._write(name, slice(0, length), torch.randn(length, dim))
         self.register_buffer('ptr', torch.zeros(1, dtype=torch.long))
 
     def bank(self, name: str) -> torch.Tensor:
-        """The ``(length, dim)`` buffer of bank ``name`` (a view, not a copy)."""
-        if name not in self.names:
-            raise KeyError(f'QueueMemory has no bank {name!r}; banks are {list(self.names)}')
-        return getattr(self, f'bank_{name}')
+        """The ``(length, dim)`` rows of bank ``name``.
+
+        A view of the buffer for a float bank; a dequantised float32 copy for
+        an int8 bank (use :meth:`similarity` on the training path).
+        """
+        stored = self._stored(name)
+        if name in self.quantised:
+            return stored.float() * getattr(self, f'scale_{name}')[:, None]
+        return stored
+
+    def next_slots(self, batch_size: int) -> slice:
+        """The slots the next :meth:`enqueue` of ``batch_size`` keys per rank writes."""
+        ptr = int(self.ptr)
+        return slice(ptr, ptr + self._global_batch(batch_size))
+
+    def similarity(self, name: str, query: torch.Tensor) -> torch.Tensor:
+        """``query @ bank^T``, differentiable with respect to ``query``.
+
+        The backward does not need the bank as it was in the forward: it keeps
+        a copy of only the slots that this step's :meth:`enqueue` (of
+        ``query.shape[0]`` keys per rank) overwrites, and corrects for them,
+        so the caller may enqueue before backward without cloning the bank.
+
+        Args:
+            name (str): The bank.
+            query (Tensor): ``(B, dim)`` queries.
+
+        Returns:
+            Tensor: ``(B, length)`` products, in the bank's dtype for a float
+            bank (or the autocast dtype), in the query's dtype for an int8 bank.
+        """
+        self._stored(name)  # names the bank in the error if it does not exist
+        return _BankProduct.apply(query, self, name, self.next_slots(query.shape[0]))
 
     @torch.no_grad()
     def enqueue(self, **keys: torch.Tensor) -> None:
@@ -89,13 +136,7 @@ class QueueMemory(BaseModule):
         batch_sizes = {name: k.shape[0] for name, k in keys.items()}
         if len(set(batch_sizes.values())) != 1:
             raise ValueError(f'QueueMemory.enqueue: banks got different batch sizes {batch_sizes}')
-        global_batch = next(iter(batch_sizes.values())) * get_world_size()
-        if self.length % global_batch != 0:
-            raise ValueError(
-                f'QueueMemory: `length` ({self.length}) must be a multiple of the global batch '
-                f'({global_batch} = batch per rank x {get_world_size()} ranks). Change the '
-                'memory `length` or `train_dataloader.batch_size`, and keep `drop_last=True`.'
-            )
+        slots = self.next_slots(next(iter(batch_sizes.values())))
         gathered = {
             name: torch.cat(all_gather(k.detach().contiguous()), dim=0) for name, k in keys.items()
         }
@@ -103,12 +144,109 @@ class QueueMemory(BaseModule):
         if not all(torch.isfinite(g).all() for g in gathered.values()):
             print_log('QueueMemory: non-finite keys not enqueued; the queue is unchanged', level=30)
             return
-        ptr = int(self.ptr)
         for name, g in gathered.items():
-            bank = self.bank(name)
-            bank[ptr : ptr + global_batch] = F.normalize(g, dim=1).to(bank.dtype)
-        self.ptr[0] = (ptr + global_batch) % self.length
+            self._write(name, slots, g)
+        self.ptr[0] = slots.stop % self.length
 
     def extra_repr(self) -> str:
-        dims = {name: self.bank(name).shape[1] for name in self.names}
-        return f'length={self.length}, banks={dims}'
+        dims = {name: self._stored(name).shape[1] for name in self.names}
+        return f'length={self.length}, banks={dims}, int8={list(self.quantised)}'
+
+    def _stored(self, name: str) -> torch.Tensor:
+        if name not in self.names:
+            raise KeyError(f'QueueMemory has no bank {name!r}; banks are {list(self.names)}')
+        return getattr(self, f'bank_{name}')
+
+    def _global_batch(self, batch_size: int) -> int:
+        global_batch = batch_size * get_world_size()
+        if self.length % global_batch != 0:
+            raise ValueError(
+                f'QueueMemory: `length` ({self.length}) must be a multiple of the global batch '
+                f'({global_batch} = batch per rank x {get_world_size()} ranks). Change the '
+                'memory `length` or `train_dataloader.batch_size`, and keep `drop_last=True`.'
+            )
+        return global_batch
+
+    def _write(self, name: str, slots: slice, rows: torch.Tensor) -> None:
+        stored = self._stored(name)
+        rows = F.normalize(rows.to(stored.device), dim=1)
+        if name not in self.quantised:
+            stored[slots] = rows.to(stored.dtype)
+            return
+        # Symmetric per-row scale: the largest coordinate maps to +-127.
+        rows = rows.float()
+        scale = rows.abs().amax(dim=1).clamp_min(1e-12) / 127
+        stored[slots] = torch.round(rows / scale[:, None]).to(torch.int8)
+        getattr(self, f'scale_{name}')[slots] = scale
+
+    def _chunks(self, name: str, dtype: torch.dtype) -> Iterator[Tuple[slice, torch.Tensor]]:
+        """``(slots, rows)`` over the stored bank, rows in ``dtype``, unscaled.
+
+        A float bank is one chunk, read in place; an int8 bank is converted a
+        bounded number of rows at a time.
+        """
+        stored = self._stored(name)
+        if name not in self.quantised:
+            yield slice(0, self.length), stored
+            return
+        step = max(1, _CHUNK_ELEMENTS // stored.shape[1])
+        for start in range(0, self.length, step):
+            yield slice(start, start + step), stored[start : start + step].to(dtype)
+
+    def _product(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """``x @ bank^T`` without building a float copy of an int8 bank."""
+        if name not in self.quantised:
+            stored = self._stored(name)
+            return x.to(stored.dtype) @ stored.t()
+        out = x.new_empty(x.shape[0], self.length)
+        for slots, rows in self._chunks(name, x.dtype):
+            out[:, slots] = x @ rows.t()
+        return out.mul_(getattr(self, f'scale_{name}').to(out.dtype))
+
+    def _product_t(self, name: str, y: torch.Tensor) -> torch.Tensor:
+        """``y @ bank`` for ``y`` of shape ``(B, length)``: the backward of :meth:`_product`."""
+        if name not in self.quantised:
+            stored = self._stored(name)
+            return y.to(stored.dtype) @ stored
+        y = y * getattr(self, f'scale_{name}').to(y.dtype)
+        out = None
+        for slots, rows in self._chunks(name, y.dtype):
+            part = y[:, slots] @ rows
+            out = part if out is None else out.add_(part)
+        return out
+
+    def _rows(self, name: str, slots: slice) -> torch.Tensor:
+        """Copy of the rows at ``slots``, dequantised, at least float32."""
+        stored = self._stored(name)
+        rows = stored[slots].to(torch.promote_types(stored.dtype, torch.float32), copy=True)
+        if name in self.quantised:
+            rows = rows * getattr(self, f'scale_{name}')[slots, None]
+        return rows
+
+
+class _BankProduct(torch.autograd.Function):
+    """``query @ bank^T`` whose backward survives the enqueue of ``slots``.
+
+    Autograd would otherwise have to keep the whole bank as it was (MoCo
+    clones its queue every step). With ``B_new`` the rows written at ``slots``
+    after the forward and ``B_old`` the saved ones, the gradient
+    ``G @ bank_forward`` equals ``G @ bank_now + G[:, slots] (B_old - B_new)``.
+    """
+
+    @staticmethod
+    def forward(ctx, query, memory, name, slots):
+        ctx.memory, ctx.name, ctx.slots = memory, name, slots
+        ctx.query_dtype = query.dtype
+        # Plain attribute, not save_for_backward: the slots will be written.
+        ctx.old_rows = memory._rows(name, slots) if ctx.needs_input_grad[0] else None
+        return memory._product(name, query.detach())
+
+    @staticmethod
+    def backward(ctx, grad):
+        memory, name, slots = ctx.memory, ctx.name, ctx.slots
+        new_rows = memory._rows(name, slots)
+        acc = torch.promote_types(grad.dtype, new_rows.dtype)
+        grad = grad.to(acc)
+        grad_query = memory._product_t(name, grad).to(acc)
+        grad_query += grad[:, slots] @ (ctx.old_rows - new_rows).to(acc)
+        return grad_query.to(ctx.query_dtype), None, None, None

@@ -1,0 +1,77 @@
+"""How far a low-precision pseudo-label bank changes MLS's pseudo-labels.
+
+MLS ranks its queue ``Q_g`` to pick each query's ``k`` pseudo-positives. Storing the bank
+in bfloat16 or int8 (``QueueMemory(dtypes=dict(g=...))``) saves memory; this script
+measures what it costs in labels, on the real features a training run left in its queue:
+every queue row is a query against all the others (its own slot excluded), ranked once
+against the float32 bank and once against the same rows stored in each low precision.
+It prints the mean overlap of the two top-k sets (1.0 = identical labels) and writes JSON.
+
+Example:
+    python tools/benchmarks/label_agreement.py work_dirs/demo/epoch_50.pth --out agree.json
+"""
+
+import argparse
+import json
+
+import torch
+
+from mls_plugin.models import QueueMemory
+
+
+def load_bank(checkpoint: str) -> torch.Tensor:
+    """The float32 rows of ``memory.bank_g`` in a runner checkpoint."""
+    state = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    state = state.get('state_dict', state)
+    if 'memory.bank_g' not in state:
+        raise KeyError(f'{checkpoint}: no `memory.bank_g` in the state dict; is it an MLS run?')
+    bank = state['memory.bank_g'].float()
+    if 'memory.scale_g' in state:  # saved from an int8 bank
+        bank = bank * state['memory.scale_g'][:, None]
+    return bank
+
+
+def topk_without_self(memory: QueueMemory, queries: torch.Tensor, start: int, k: int):
+    scores = memory.similarity('g', queries).float()
+    scores[torch.arange(len(queries)), torch.arange(start, start + len(queries))] = -float('inf')
+    return scores.topk(k, dim=1).indices
+
+
+def agreement(bank: torch.Tensor, dtype: str, ks, batch: int = 256) -> dict:
+    length, dim = bank.shape
+    memories = {}
+    for name in ('float32', dtype):
+        memories[name] = QueueMemory(length=length, banks=dict(g=dim), dtypes=dict(g=name))
+        memories[name].enqueue(g=bank)
+    overlap = {k: 0.0 for k in ks}
+    with torch.no_grad():
+        for start in range(0, length, batch):
+            queries = memories['float32'].bank('g')[start : start + batch]
+            for k in ks:
+                ref = topk_without_self(memories['float32'], queries, start, k)
+                low = topk_without_self(memories[dtype], queries, start, k)
+                same = (ref[:, :, None] == low[:, None, :]).any(dim=2).sum().item()
+                overlap[k] += same / k
+    return {k: v / length for k, v in overlap.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('checkpoint', help='runner checkpoint of an MLS training run')
+    parser.add_argument('--dtypes', nargs='+', default=['bfloat16', 'int8'])
+    parser.add_argument('--topks', type=int, nargs='+', default=[1, 20, 40])
+    parser.add_argument('--out', help='write the results as JSON here')
+    args = parser.parse_args()
+    bank = load_bank(args.checkpoint)
+    results = dict(checkpoint=args.checkpoint, queue=list(bank.shape), overlap={})
+    for dtype in args.dtypes:
+        results['overlap'][dtype] = agreement(bank, dtype, args.topks)
+        cells = ', '.join(f'k={k}: {v:.4f}' for k, v in results['overlap'][dtype].items())
+        print(f'Q_g {bank.shape[0]} x {bank.shape[1]}, {dtype} vs float32 top-k overlap: {cells}')
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()
