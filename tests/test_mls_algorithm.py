@@ -13,7 +13,7 @@ register_all_modules(init_default_scope=True)
 B, QUEUE = 4, 16
 
 
-def tiny_mls(**head):
+def tiny_mls(memory=None, **head):
     return MODELS.build(
         dict(
             type='MLS',
@@ -27,7 +27,7 @@ def tiny_mls(**head):
                 with_avg_pool=False,
             ),
             head=dict(type='MLSHead', topk=3, **head),
-            memory=dict(type='QueueMemory', length=QUEUE, banks=dict(g=64, z=16)),
+            memory=dict(type='QueueMemory', length=QUEUE, banks=dict(g=64, z=16), **(memory or {})),
         )
     )
 
@@ -74,6 +74,32 @@ def test_keys_are_enqueued_after_the_loss():
     assert torch.allclose(model.memory.bank('g')[:B], F.normalize(g2, dim=1), atol=1e-5)
     assert torch.allclose(model.memory.bank('z')[:B], z2, atol=1e-5)
     assert torch.equal(model.memory.bank('g')[B:], before['g'][B:])
+
+
+def test_int8_label_bank_trains_without_a_float_copy_of_the_bank(monkeypatch):
+    """The training step reads an int8 Q_g only chunk by chunk: a dequantised copy of the
+    whole bank would cost what the int8 storage saves (4x the int8 bank, every step)."""
+    torch.manual_seed(0)
+    model = tiny_mls(memory=dict(dtypes=dict(g='int8')))
+    reference = copy.deepcopy(model)
+
+    def no_copy(self, name):
+        raise AssertionError(f'the training step dequantised the whole bank {name!r}')
+
+    monkeypatch.setattr(type(model.memory), 'bank', no_copy)
+    losses = model(views(0), mode='loss')
+    sum(losses.values()).backward()
+    monkeypatch.undo()
+    # The int8 bank gives the same pseudo-labels and losses as its dequantised rows in float32.
+    dequantised = reference.memory.bank('g')
+    float_model = tiny_mls()
+    float_model.load_state_dict(
+        {k: v for k, v in reference.state_dict().items() if 'scale_g' not in k}
+        | {'memory.bank_g': dequantised},
+    )
+    expected = float_model(views(0), mode='loss')
+    for key in losses:
+        torch.testing.assert_close(losses[key], expected[key], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize('head', [dict(), dict(logit_source='g')])

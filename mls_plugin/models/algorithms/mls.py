@@ -90,7 +90,7 @@ class MLS(BaseSelfSupervisor):
 
     def _check_dims(self, g: torch.Tensor, z: torch.Tensor) -> None:
         for name, feat, source in (('g', g, 'backbone output'), ('z', z, 'neck out_channels')):
-            dim = self.memory.bank(name).shape[1]
+            dim = self.memory.dims[name]
             if feat.shape[1] != dim:
                 raise ValueError(
                     f'MLS: `memory.banks.{name}` is {dim} but the {source} has {feat.shape[1]} '

@@ -11,7 +11,7 @@ from mmpretrain.registry import MODELS
 
 # Bound on the elements of an int8 bank converted at once: the products never
 # materialise a float copy of a whole quantised bank (512 MiB at D=65536, d=2048).
-_CHUNK_ELEMENTS = 1 << 22
+_CHUNK_ELEMENTS = 1 << 20
 
 
 @MODELS.register_module()
@@ -57,6 +57,7 @@ class QueueMemory(BaseModule):
             raise ValueError('QueueMemory: `banks` must name at least one bank, e.g. dict(z=256)')
         self.length = length
         self.names = tuple(banks)
+        self.dims = dict(banks)
         dtypes = dict(dtypes or {})
         unknown = set(dtypes) - set(banks)
         if unknown:
@@ -149,8 +150,7 @@ class QueueMemory(BaseModule):
         self.ptr[0] = slots.stop % self.length
 
     def extra_repr(self) -> str:
-        dims = {name: self._stored(name).shape[1] for name in self.names}
-        return f'length={self.length}, banks={dims}, int8={list(self.quantised)}'
+        return f'length={self.length}, banks={self.dims}, int8={list(self.quantised)}'
 
     def _stored(self, name: str) -> torch.Tensor:
         if name not in self.names:
