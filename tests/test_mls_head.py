@@ -223,3 +223,22 @@ def test_cpu_autocast_bfloat16_matches_float32(inputs):
     for key in ref:
         assert torch.isfinite(amp[key])
         assert amp[key].item() == pytest.approx(ref[key].item(), rel=0.03), key
+
+
+def test_pseudo_labels_are_ranked_in_float32_under_autocast():
+    """Neighbours 5e-4 apart in cosine share one bfloat16 value (spacing 2^-8 near 1): the
+    labels must still be the true top-k, as with float32 everywhere."""
+    cos = 0.95 + 5e-4 * torch.arange(D, dtype=torch.float32)  # slot D-1 is the closest
+    queue_g = torch.zeros(D, DG)
+    queue_g[:, 0] = cos
+    queue_g[torch.arange(D), 1 + torch.arange(D) % (DG - 1)] = (1 - cos**2).sqrt()
+    g1 = torch.zeros(B, DG)
+    g1[:, 0] = 1
+    z = F.normalize(torch.randn(B, DZ), dim=1)
+    memory = memory_of(F.normalize(torch.randn(D, DZ), dim=1), queue_g, dict(g='float32'))
+    head = MLSHead(loss_ml=None, topk=K)
+    head.record_pseudo_labels = True
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        head.loss(z, z, g1, memory)
+    expected = torch.arange(D - K, D).expand(B, K)
+    assert torch.equal(head.last_pseudo_labels.sort(dim=1).values, expected)

@@ -117,8 +117,13 @@ class MLSHead(BaseModule):
             return losses
 
         g1 = F.normalize(g1, dim=1)
-        with torch.no_grad():
-            scores = memory.similarity('g', g1) if self.label_source == 'g' else l_queue
+        # Ranked in at least float32, also under autocast: scores rounded to 16 bits tie
+        # among close neighbours, and the top-k then picks among the ties arbitrarily.
+        with torch.no_grad(), torch.autocast(g1.device.type, enabled=False):
+            if self.label_source == 'g':
+                scores = memory.similarity('g', g1.to(torch.promote_types(g1.dtype, torch.float32)))
+            else:
+                scores = l_queue
             pos_index = scores.topk(self.topk, dim=1, sorted=False).indices
         if self.record_pseudo_labels:
             self.last_pseudo_labels = pos_index

@@ -9,8 +9,8 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-# Bound on the elements of an int8 bank converted at once: the products never
-# materialise a float copy of a whole quantised bank (512 MiB at D=65536, d=2048).
+# Bound on the elements of a bank converted to the query's dtype at once: the products
+# never materialise a converted copy of a whole bank (512 MiB in float32 at D=65536, d=2048).
 _CHUNK_ELEMENTS = 1 << 20
 
 
@@ -35,11 +35,13 @@ class QueueMemory(BaseModule):
             ``dict(g=2048, z=256)``.
         dtypes (dict[str, str], optional): Storage dtype of some banks; the
             others are float32. A float dtype (``'bfloat16'``, ``'float16'``,
-            ``'float64'``) stores the rows in it and computes products in it.
-            ``'int8'`` stores each row quantised to int8 with one float32
-            scale per row (a quarter of float32) and computes products in the
-            query's dtype. Meant for a bank that is only ranked, such as MLS's
-            pseudo-label bank ``g`` at large ``D``. Defaults to None.
+            ``'float64'``) stores the rows in it; ``'int8'`` stores each row
+            quantised to int8 with one float32 scale per row (a quarter of
+            float32, and ranks closer to float32 than bfloat16 does, see
+            ``docs/performance.md``). Products are computed in the query's
+            dtype either way, converting a bounded chunk of rows at a time.
+            Meant for a bank that is only ranked, such as MLS's pseudo-label
+            bank ``g`` at large ``D``. Defaults to None.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -113,8 +115,8 @@ class QueueMemory(BaseModule):
             query (Tensor): ``(B, dim)`` queries.
 
         Returns:
-            Tensor: ``(B, length)`` products, in the bank's dtype for a float
-            bank (or the autocast dtype), in the query's dtype for an int8 bank.
+            Tensor: ``(B, length)`` products in the query's dtype (or the
+            autocast dtype).
         """
         self._stored(name)  # names the bank in the error if it does not exist
         return _BankProduct.apply(query, self, name, self.next_slots(query.shape[0]))
@@ -182,11 +184,11 @@ class QueueMemory(BaseModule):
     def _chunks(self, name: str, dtype: torch.dtype) -> Iterator[Tuple[slice, torch.Tensor]]:
         """``(slots, rows)`` over the stored bank, rows in ``dtype``, unscaled.
 
-        A float bank is one chunk, read in place; an int8 bank is converted a
-        bounded number of rows at a time.
+        A bank stored in ``dtype`` is one chunk, read in place; any other is
+        converted a bounded number of rows at a time.
         """
         stored = self._stored(name)
-        if name not in self.quantised:
+        if stored.dtype == dtype:
             yield slice(0, self.length), stored
             return
         step = max(1, _CHUNK_ELEMENTS // stored.shape[1])
@@ -194,21 +196,22 @@ class QueueMemory(BaseModule):
             yield slice(start, start + step), stored[start : start + step].to(dtype)
 
     def _product(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        """``x @ bank^T`` without building a float copy of an int8 bank."""
-        if name not in self.quantised:
-            stored = self._stored(name)
-            return x.to(stored.dtype) @ stored.t()
-        out = x.new_empty(x.shape[0], self.length)
-        for slots, rows in self._chunks(name, x.dtype):
-            out[:, slots] = x @ rows.t()
-        return out.mul_(getattr(self, f'scale_{name}').to(out.dtype))
+        """``x @ bank^T`` in ``x``'s dtype, without a converted copy of the whole bank."""
+        chunks = self._chunks(name, x.dtype)
+        if self._stored(name).dtype == x.dtype:
+            out = x @ next(chunks)[1].t()
+        else:
+            out = x.new_empty(x.shape[0], self.length)
+            for slots, rows in chunks:
+                out[:, slots] = x @ rows.t()
+        if name in self.quantised:
+            out = out.mul_(getattr(self, f'scale_{name}').to(out.dtype))
+        return out
 
     def _product_t(self, name: str, y: torch.Tensor) -> torch.Tensor:
         """``y @ bank`` for ``y`` of shape ``(B, length)``: the backward of :meth:`_product`."""
-        if name not in self.quantised:
-            stored = self._stored(name)
-            return y.to(stored.dtype) @ stored
-        y = y * getattr(self, f'scale_{name}').to(y.dtype)
+        if name in self.quantised:
+            y = y * getattr(self, f'scale_{name}').to(y.dtype)
         out = None
         for slots, rows in self._chunks(name, y.dtype):
             part = y[:, slots] @ rows
