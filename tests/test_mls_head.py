@@ -213,16 +213,26 @@ def test_low_precision_label_bank_gives_the_same_labels(inputs, dtype):
     assert low['loss_ml'].item() == pytest.approx(full['loss_ml'].item(), rel=1e-12)
 
 
-def test_cpu_autocast_bfloat16_matches_float32(inputs):
+@pytest.mark.parametrize('g_dtype', ['float32', 'int8'])
+def test_cpu_autocast_bfloat16_matches_float32(inputs, g_dtype):
+    """Losses and the gradient to z1 under autocast, with the enqueue before backward."""
     x = {k: v.float() for k, v in inputs.items()}
     head = MLSHead(topk=K)
-    f32 = dict(g='float32', z='float32')
-    ref = run(head, x, f32)
-    with torch.autocast('cpu', dtype=torch.bfloat16):
-        amp = run(head, x, f32)
+    results = []
+    for autocast in (False, True):
+        z1 = x['z1'].clone().requires_grad_(True)
+        memory = memory_of(x['queue_z'], x['queue_g'], dict(g=g_dtype, z='float32'))
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
+            losses = head.loss(z1, x['z2'], x['g1'], memory)
+            memory.enqueue(g=torch.randn(B, DG), z=torch.randn(B, DZ))
+        sum(losses.values()).backward()
+        assert z1.grad.dtype == torch.float32 and torch.isfinite(z1.grad).all()
+        results.append((losses, z1.grad))
+    (ref, ref_grad), (amp, amp_grad) = results
     for key in ref:
         assert torch.isfinite(amp[key])
         assert amp[key].item() == pytest.approx(ref[key].item(), rel=0.03), key
+    assert torch.allclose(amp_grad, ref_grad, rtol=0.05, atol=0.02 * ref_grad.abs().max())
 
 
 def test_pseudo_labels_are_ranked_in_float32_under_autocast():
