@@ -3,8 +3,9 @@
 Both models get the same backbone, projector, batch, image size, queue length and SGD
 optimizer and run the full ``model.train_step`` (data preprocessor, forward, backward, update,
 EMA, enqueue). The two are alternated in one process, with warm-up, over several repeats; the
-script reports medians and the MLS / MoCo ratio. Peak memory is measured per model in a fresh
-subprocess (CPU: peak RSS growth during the steps; CUDA: ``max_memory_allocated``).
+script reports medians and the MLS / MoCo ratio. Peak memory is measured per model in fresh
+subprocesses (CPU: peak RSS growth during the steps, median of ``--memory-repeats``
+processes; CUDA: ``max_memory_allocated``).
 
 Examples:
     python tools/benchmarks/train_step.py --depth 18 --img 96 --batch 32 --queue 4096
@@ -145,6 +146,9 @@ def main() -> None:
     parser.add_argument('--g-dtype', default='float32', help="MLS's pseudo-label bank dtype")
     parser.add_argument('--amp', action='store_true')
     parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument(
+        '--memory-repeats', type=int, default=3, help='fresh processes per model for memory'
+    )
     parser.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: default)')
     parser.add_argument('--out', help='write the results as JSON here')
     parser.add_argument('--memory-of', choices=['mls', 'moco'], help=argparse.SUPPRESS)
@@ -172,16 +176,20 @@ def main() -> None:
     median = {name: statistics.median(v) for name, v in per_step.items()}
     best = {name: min(v) for name, v in per_step.items()}  # robust to a busy machine
 
-    memory = {}
     child = [sys.executable, __file__] + sys.argv[1:]
     if '--out' in child:
         i = child.index('--out')
         del child[i : i + 2]
-    for name in models:
-        res = subprocess.run(
-            child + ['--memory-of', name], capture_output=True, text=True, check=True
-        )
-        memory[name] = json.loads(res.stdout.strip().splitlines()[-1])['peak_mb']
+    # The resident set of one process varies by tens of MB from run to run (allocator
+    # arenas, thread pools): median over fresh processes, alternating the models.
+    peaks = {name: [] for name in models}
+    for _ in range(args.memory_repeats):
+        for name in models:
+            res = subprocess.run(
+                child + ['--memory-of', name], capture_output=True, text=True, check=True
+            )
+            peaks[name].append(json.loads(res.stdout.strip().splitlines()[-1])['peak_mb'])
+    memory = {name: statistics.median(v) for name, v in peaks.items()}
 
     device = (
         torch.cuda.get_device_name() if args.device.startswith('cuda') else platform.processor()
@@ -199,6 +207,7 @@ def main() -> None:
         step_s_min=best,
         time_ratio_min=best['mls'] / best['moco'],
         peak_mb=memory,
+        peak_mb_per_process=peaks,
         memory_ratio=memory['mls'] / memory['moco'],
     )
     print(
