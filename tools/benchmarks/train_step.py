@@ -10,6 +10,7 @@ processes; CUDA: ``max_memory_allocated``).
 Examples:
     python tools/benchmarks/train_step.py --depth 18 --img 96 --batch 32 --queue 4096
     python tools/benchmarks/train_step.py --depth 50 --img 224 --batch 32 --device cuda --amp
+    python tools/benchmarks/train_step.py --depth 18 --img 96 --batch 32 --amp  # CPU bfloat16
 """
 
 import argparse
@@ -19,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import torch
@@ -72,9 +74,26 @@ def build(name: str, args) -> torch.nn.Module:
     return model.train()
 
 
+class CpuAutocastOptimWrapper(OptimWrapper):
+    """bfloat16 autocast around forward and loss: ``--amp`` on CPU.
+
+    mmengine's ``AmpOptimWrapper`` asserts a CUDA (or NPU, MLU) device; this is the same
+    mixed-precision forward on CPU, without a loss scaler (bfloat16 has float32's range).
+    """
+
+    @contextmanager
+    def optim_context(self, model):
+        with super().optim_context(model), torch.autocast('cpu', dtype=torch.bfloat16):
+            yield
+
+
 def make_optim(model, args):
     sgd = torch.optim.SGD(model.parameters(), lr=0.03, momentum=0.9, weight_decay=1e-4)
-    return AmpOptimWrapper(optimizer=sgd) if args.amp else OptimWrapper(optimizer=sgd)
+    if not args.amp:
+        return OptimWrapper(optimizer=sgd)
+    if args.device.startswith('cuda'):
+        return AmpOptimWrapper(optimizer=sgd)
+    return CpuAutocastOptimWrapper(optimizer=sgd)
 
 
 def make_batch(args, seed: int) -> dict:
@@ -144,7 +163,9 @@ def main() -> None:
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--g-dtype', default='float32', help="MLS's pseudo-label bank dtype")
-    parser.add_argument('--amp', action='store_true')
+    parser.add_argument(
+        '--amp', action='store_true', help='CUDA: AmpOptimWrapper; CPU: bfloat16 autocast'
+    )
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument(
         '--memory-repeats', type=int, default=3, help='fresh processes per model for memory'
