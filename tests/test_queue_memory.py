@@ -176,3 +176,27 @@ def test_next_slots_follow_the_pointer_and_check_the_global_batch():
         mem.next_slots(3)
     with pytest.raises(KeyError, match="no bank 'q'"):
         mem.similarity('q', torch.randn(4, 2))
+
+
+def test_checkpoint_of_another_bank_dtype_is_converted_not_cast():
+    """Resuming a float32 run with an int8 bank (or back) keeps the queue's rows; a plain
+    cast would turn unit rows into int8 zeros."""
+    g = torch.relu(torch.randn(8, 64))
+    float_mem = QueueMemory(length=8, banks=dict(g=64, z=2))
+    float_mem.enqueue(g=g, z=torch.randn(8, 2))
+    int8_mem = QueueMemory(length=8, banks=dict(g=64, z=2), dtypes=dict(g='int8'))
+    int8_mem.load_state_dict(float_mem.state_dict())  # strict: keys and shapes must match
+    unit = F.normalize(g, dim=1)
+    step = unit.abs().amax(dim=1, keepdim=True) / 127
+    assert ((int8_mem.bank('g') - unit).abs() <= step / 2 + 1e-7).all()
+    assert torch.equal(int8_mem.bank('z'), float_mem.bank('z'))
+
+    back = QueueMemory(length=8, banks=dict(g=64, z=2), dtypes=dict(g='bfloat16'))
+    back.load_state_dict(int8_mem.state_dict())
+    assert 'scale_g' not in back.state_dict()
+    torch.testing.assert_close(back.bank('g').float(), int8_mem.bank('g'), atol=4e-3, rtol=0)
+
+    broken = int8_mem.state_dict()
+    del broken['scale_g']
+    with pytest.raises(KeyError, match='scale_g'):
+        QueueMemory(length=8, banks=dict(g=64, z=2)).load_state_dict(broken)

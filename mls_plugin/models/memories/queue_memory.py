@@ -37,11 +37,12 @@ class QueueMemory(BaseModule):
             others are float32. A float dtype (``'bfloat16'``, ``'float16'``,
             ``'float64'``) stores the rows in it; ``'int8'`` stores each row
             quantised to int8 with one float32 scale per row (a quarter of
-            float32, and ranks closer to float32 than bfloat16 does, see
+            float32; how far each changes a ranking is measured in
             ``docs/performance.md``). Products are computed in the query's
             dtype either way, converting a bounded chunk of rows at a time.
             Meant for a bank that is only ranked, such as MLS's pseudo-label
-            bank ``g`` at large ``D``. Defaults to None.
+            bank ``g`` at large ``D``. A checkpoint saved with another storage
+            dtype of a bank is converted when loaded. Defaults to None.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -175,11 +176,24 @@ class QueueMemory(BaseModule):
         if name not in self.quantised:
             stored[slots] = rows.to(stored.dtype)
             return
-        # Symmetric per-row scale: the largest coordinate maps to +-127.
-        rows = rows.float()
-        scale = rows.abs().amax(dim=1).clamp_min(1e-12) / 127
-        stored[slots] = torch.round(rows / scale[:, None]).to(torch.int8)
-        getattr(self, f'scale_{name}')[slots] = scale
+        stored[slots], getattr(self, f'scale_{name}')[slots] = _quantise(rows)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        # A bank saved with another storage dtype (float32 <-> int8) is converted, not
+        # cast: casting unit rows to int8 would write zeros into the queue.
+        for name in self.names:
+            key, scale_key = f'{prefix}bank_{name}', f'{prefix}scale_{name}'
+            saved = state_dict.get(key)
+            if saved is None or (saved.dtype == torch.int8) == (name in self.quantised):
+                continue
+            if name in self.quantised:
+                state_dict[key], state_dict[scale_key] = _quantise(saved.float())
+            else:
+                scale = state_dict.pop(scale_key, None)
+                if scale is None:
+                    raise KeyError(f'QueueMemory: `{key}` is int8 but `{scale_key}` is missing')
+                state_dict[key] = saved.float() * scale[:, None]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _chunks(self, name: str, dtype: torch.dtype) -> Iterator[Tuple[slice, torch.Tensor]]:
         """``(slots, rows)`` over the stored bank, rows in ``dtype``, unscaled.
@@ -225,6 +239,13 @@ class QueueMemory(BaseModule):
         if name in self.quantised:
             rows = rows * getattr(self, f'scale_{name}')[slots, None]
         return rows
+
+
+def _quantise(rows: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """int8 rows and their float32 scales: the largest coordinate of a row maps to +-127."""
+    rows = rows.float()
+    scale = rows.abs().amax(dim=1).clamp_min(1e-12) / 127
+    return torch.round(rows / scale[:, None]).to(torch.int8), scale
 
 
 class _BankProduct(torch.autograd.Function):
