@@ -20,15 +20,21 @@ from mls_plugin.models import QueueMemory
 
 
 def load_bank(checkpoint: str) -> torch.Tensor:
-    """The float32 rows of ``memory.bank_g`` in a runner checkpoint."""
+    """The rows of the queue's ``g`` bank in a runner checkpoint, in float32.
+
+    The checkpoint's queue is loaded into a float32 ``QueueMemory``, which dequantises a
+    bank saved in int8.
+    """
     state = torch.load(checkpoint, map_location='cpu', weights_only=False)
     state = state.get('state_dict', state)
-    if 'memory.bank_g' not in state:
+    queue = {k[len('memory.') :]: v for k, v in state.items() if k.startswith('memory.')}
+    if 'bank_g' not in queue:
         raise KeyError(f'{checkpoint}: no `memory.bank_g` in the state dict; is it an MLS run?')
-    bank = state['memory.bank_g'].float()
-    if 'memory.scale_g' in state:  # saved from an int8 bank
-        bank = bank * state['memory.scale_g'][:, None]
-    return bank
+    banks = {k[len('bank_') :]: v.shape[1] for k, v in queue.items() if k.startswith('bank_')}
+    memory = QueueMemory(length=len(queue['bank_g']), banks=banks)
+    queue.setdefault('ptr', memory.ptr)
+    memory.load_state_dict(queue)
+    return memory.bank('g')
 
 
 def topk_without_self(memory: QueueMemory, queries: torch.Tensor, start: int, k: int):

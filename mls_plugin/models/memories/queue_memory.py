@@ -59,13 +59,12 @@ class QueueMemory(BaseModule):
         if not banks:
             raise ValueError('QueueMemory: `banks` must name at least one bank, e.g. dict(z=256)')
         self.length = length
-        self.names = tuple(banks)
         self.dims = dict(banks)
         dtypes = dict(dtypes or {})
         unknown = set(dtypes) - set(banks)
         if unknown:
             raise ValueError(f'QueueMemory: `dtypes` names unknown banks {sorted(unknown)}')
-        self.quantised = tuple(name for name in self.names if dtypes.get(name) == 'int8')
+        self.quantised = tuple(name for name in banks if dtypes.get(name) == 'int8')
         for name, dim in banks.items():
             if not isinstance(dim, int) or dim < 1:
                 raise ValueError(f'QueueMemory: `banks.{name}` must be a positive int, got {dim!r}')
@@ -86,6 +85,11 @@ class QueueMemory(BaseModule):
             # contrast against noise until the queue has been filled once.
             self._write(name, slice(0, length), torch.randn(length, dim))
         self.register_buffer('ptr', torch.zeros(1, dtype=torch.long))
+
+    @property
+    def names(self) -> Tuple[str, ...]:
+        """The bank names, in config order."""
+        return tuple(self.dims)
 
     def bank(self, name: str) -> torch.Tensor:
         """The ``(length, dim)`` rows of bank ``name``.
@@ -120,7 +124,7 @@ class QueueMemory(BaseModule):
             autocast dtype).
         """
         self._stored(name)  # names the bank in the error if it does not exist
-        return _BankProduct.apply(query, self, name, self.next_slots(query.shape[0]))
+        return _BankProduct.apply(query, self, name)
 
     @torch.no_grad()
     def enqueue(self, **keys: torch.Tensor) -> None:
@@ -196,40 +200,35 @@ class QueueMemory(BaseModule):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _chunks(self, name: str, dtype: torch.dtype) -> Iterator[Tuple[slice, torch.Tensor]]:
-        """``(slots, rows)`` over the stored bank, rows in ``dtype``, unscaled.
-
-        A bank stored in ``dtype`` is one chunk, read in place; any other is
-        converted a bounded number of rows at a time.
-        """
+        """``(slots, rows)`` over the stored bank, unscaled, converted to ``dtype`` a
+        bounded number of rows at a time."""
         stored = self._stored(name)
-        if stored.dtype == dtype:
-            yield slice(0, self.length), stored
-            return
         step = max(1, _CHUNK_ELEMENTS // stored.shape[1])
         for start in range(0, self.length, step):
             yield slice(start, start + step), stored[start : start + step].to(dtype)
 
     def _product(self, name: str, x: torch.Tensor) -> torch.Tensor:
         """``x @ bank^T`` in ``x``'s dtype, without a converted copy of the whole bank."""
-        chunks = self._chunks(name, x.dtype)
-        if self._stored(name).dtype == x.dtype:
-            out = x @ next(chunks)[1].t()
-        else:
-            out = x.new_empty(x.shape[0], self.length)
-            for slots, rows in chunks:
-                out[:, slots] = x @ rows.t()
+        stored = self._stored(name)
+        if stored.dtype == x.dtype:
+            return x @ stored.t()
+        out = x.new_empty(x.shape[0], self.length)
+        for slots, rows in self._chunks(name, x.dtype):
+            out[:, slots] = x @ rows.t()
         if name in self.quantised:
-            out = out.mul_(getattr(self, f'scale_{name}').to(out.dtype))
+            out.mul_(getattr(self, f'scale_{name}').to(out.dtype))
         return out
 
     def _product_t(self, name: str, y: torch.Tensor) -> torch.Tensor:
         """``y @ bank`` for ``y`` of shape ``(B, length)``: the backward of :meth:`_product`."""
+        stored = self._stored(name)
+        if stored.dtype == y.dtype:
+            return y @ stored
         if name in self.quantised:
             y = y * getattr(self, f'scale_{name}').to(y.dtype)
-        out = None
+        out = y.new_zeros(y.shape[0], stored.shape[1])
         for slots, rows in self._chunks(name, y.dtype):
-            part = y[:, slots] @ rows
-            out = part if out is None else out.add_(part)
+            out += y[:, slots] @ rows
         return out
 
     def _rows(self, name: str, slots: slice) -> torch.Tensor:
@@ -249,7 +248,7 @@ def _quantise(rows: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
 
 
 class _BankProduct(torch.autograd.Function):
-    """``query @ bank^T`` whose backward survives the enqueue of ``slots``.
+    """``query @ bank^T`` whose backward survives the step's enqueue.
 
     Autograd would otherwise have to keep the whole bank as it was (MoCo
     clones its queue every step). With ``B_new`` the rows written at ``slots``
@@ -258,12 +257,14 @@ class _BankProduct(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, query, memory, name, slots):
-        ctx.memory, ctx.name, ctx.slots = memory, name, slots
-        ctx.query_dtype = query.dtype
-        # Plain attribute, not save_for_backward: the slots will be written.
-        ctx.old_rows = memory._rows(name, slots) if ctx.needs_input_grad[0] else None
-        return memory._product(name, query.detach())
+    def forward(ctx, query, memory, name):
+        if ctx.needs_input_grad[0]:
+            # Only here is the pointer read (a device sync on GPU): ranking needs no slots.
+            ctx.memory, ctx.name, ctx.query_dtype = memory, name, query.dtype
+            ctx.slots = memory.next_slots(query.shape[0])
+            # Plain attribute, not save_for_backward: the slots will be written.
+            ctx.old_rows = memory._rows(name, ctx.slots)
+        return memory._product(name, query)
 
     @staticmethod
     def backward(ctx, grad):
@@ -273,4 +274,4 @@ class _BankProduct(torch.autograd.Function):
         grad = grad.to(acc)
         grad_query = memory._product_t(name, grad).to(acc)
         grad_query += grad[:, slots] @ (ctx.old_rows - new_rows).to(acc)
-        return grad_query.to(ctx.query_dtype), None, None, None
+        return grad_query.to(ctx.query_dtype), None, None
