@@ -3,11 +3,12 @@
 from .features import extract_features
 from .knn import knn_multilabel_scores
 from .linear_probe import fit_linear_probe
-from .multilabel_map import multilabel_map
+from .multilabel_map import evaluated_classes, multilabel_map
 from .pseudo_label_precision import PseudoLabelCounts, pseudo_label_counts
 
 __all__ = [
     'PseudoLabelCounts',
+    'evaluated_classes',
     'extract_features',
     'fit_linear_probe',
     'knn_multilabel_scores',

@@ -1,43 +1,54 @@
-"""MLS vs InfoNCE only vs mmpretrain's MoCo at equal compute and seeds, on CPU.
+"""MLS vs InfoNCE only vs mmpretrain's MoCo over seeds, at equal compute, on CPU.
 
-Pretrains the three methods from the same config (the demo config: ResNet-18,
-96 px, the same augmentations, batch, queue length, optimizer, schedule, EMA
-momentum and seed), then scores each final checkpoint's frozen online backbone
-on labelled splits the objective never saw the labels of:
+Every method is pretrained from one dataset config (``DATASETS``: same
+backbone, views, batch, queue, optimizer, schedule, EMA momentum and seed);
+only the loss differs:
 
-- kNN mAP: cosine kNN multi-label mAP, bank = the pretraining images,
-  queries = the held-out split (:func:`mls_plugin.evaluation.knn_multilabel_scores`);
-- linear-probe mAP: a linear multi-label classifier on the frozen features of
-  the pretraining images, evaluated on the held-out split;
-- pseudo-label precision: each pretraining image's ``k`` nearest other
-  pretraining images in backbone space (online encoder against the momentum
-  encoder, as MLS ranks its queue) that share a category with it, beside the
-  share for random images. Computed the same way for the three methods, so
-  MoCo (which has no ``Q_g``) is scored too; the precision the MLS runs
-  measured during training (``PseudoLabelPrecisionHook``) is reported as well.
+- ``mls``: the config as it is (InfoNCE + lambda x BCE);
+- ``infonce``: the same ``MLS`` with ``head.loss_ml=None``, i.e. MoCo-v2;
+- ``moco``: mmpretrain's ``MoCo`` with the same sizes, a check of the baseline;
+- ``random_init``: no pretraining, the seeded initialisation to beat.
 
-Writes ``OUT_DIR/results.json``, the curves of each dataset
-(``tools/analysis/plot_training_curves.py``) and a markdown table.
+Each final checkpoint's frozen online backbone is scored on labels the
+objective never saw, over the categories with at least ``--min-positives``
+positives in train and val (``person`` left out of coco_scenes):
+
+- ``knn_map``: cosine kNN multi-label mAP, bank = train, queries = val;
+- ``linear_map``: a linear multi-label probe fitted on train, mAP on val;
+- ``pl_precision``: each train image's ``k`` nearest other train images
+  (online against momentum features, as MLS ranks its queue) that share a
+  category with it, beside ``pl_precision_random`` for random images;
+- ``select_knn_map``: kNN mAP inside train (a fixed 3:1 split), the number
+  to choose settings by, so that val is only reported;
+- from the training log: the first and last ``loss_nce`` and ``loss_ml``,
+  the projection's health scalars and the pseudo-label precision measured
+  against the real queue.
+
+Each run writes ``OUT/<dataset>/<variant>/seed<k>/result.json`` when it ends
+and is skipped when that file exists, so a study can be finished across
+sessions. ``--markdown`` writes mean +- std and every seed.
 
 Examples:
-    python tools/analysis/compare_pretraining.py --out-dir work_dirs/comparison \\
-        --markdown docs/comparison_results.md --figures-dir docs/figures
-    python tools/analysis/compare_pretraining.py --datasets coco_tiny --methods mls moco
+    python tools/analysis/compare_pretraining.py --datasets coco_scenes \\
+        --methods mls infonce random_init --seeds 0 1 2 --out-dir work_dirs/comparison
+    python tools/analysis/compare_pretraining.py --datasets coco_scenes --methods mls \\
+        --bce-warmup 10 --tag mls_warmup10 --seeds 0
 """
 
 import argparse
 import copy
 import json
+import math
 import os
 import os.path as osp
 import subprocess
 import sys
 import time
-from statistics import mean
+from statistics import mean, stdev
 from typing import Dict, List, Optional
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import mls_plugin  # noqa: F401  (registers the components)
@@ -47,6 +58,7 @@ from summarize_run import read_series  # noqa: E402
 
 from mls_plugin.analysis import build_model, momentum_backbone, rank_queue
 from mls_plugin.evaluation import (
+    evaluated_classes,
     extract_features,
     fit_linear_probe,
     knn_multilabel_scores,
@@ -55,7 +67,10 @@ from mls_plugin.evaluation import (
 )
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEMO_CONFIG = osp.join(REPO, 'configs/mls/mls_resnet18_1xb32-coslr-50e_demo-scenes_monitors.py')
+DATASETS = dict(
+    coco_scenes='configs/mls/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py',
+    voc_animals='configs/mls/mls_resnet18_1xb32-coslr-40e_voc-animals-64px.py',
+)
 METHODS = ('mls', 'infonce', 'moco', 'random_init')
 METHOD_NAMES = dict(
     mls='MLS',
@@ -63,77 +78,89 @@ METHOD_NAMES = dict(
     moco='MoCo (mmpretrain)',
     random_init='no pretraining (random init)',
 )
+HEALTH = ('z_queue_cos', 'z_mean_norm', 'queue_mean_norm', 'z_align', 'queue_erank')
 
 
-def dataset_settings(name: str, coco_tiny: str) -> dict:
-    """Data and the few schedule keys that depend on the dataset's size."""
-    if name == 'demo':
-        root = osp.join(REPO, 'data/demo_scenes')
-        return dict(
-            root=root,
-            train=('annotations/instances_train.json', 'images/train/'),
-            heldout=('annotations/instances_val.json', 'images/val/'),
-            overrides={},  # the demo config as `make demo` runs it
-        )
-    if name == 'coco_tiny':
-        # 80 pretraining images: batch 16 gives 5 steps an epoch; a queue of 64 (< 80) holds
-        # no image twice, and k = 5 keeps k / D close to the 20 / 4096 scale of a few per cent.
-        return dict(
-            root=coco_tiny,
-            train=('annotations/instances_train2017.json', 'images/train2017/'),
-            heldout=('annotations/instances_val2017.json', 'images/val2017/'),
-            overrides=dict(batch_size=16, queue=64, topk=5, epochs=100, knn_interval=10),
-        )
-    raise ValueError(f'unknown dataset {name!r}; choose demo or coco_tiny')
-
-
-def labelled_loader(base: dict, root: str, split: tuple) -> dict:
-    loader = copy.deepcopy(base)
-    loader['dataset'].update(data_root=root + '/', ann_file=split[0], data_prefix=split[1])
-    return loader
-
-
-def method_config(method: str, data: dict, seed: int, epochs: Optional[int] = None) -> Config:
-    """The demo config, pointed at ``data``, for one of the three methods."""
-    cfg = Config.fromfile(DEMO_CONFIG)
-    over = data['overrides']
-    epochs = epochs or over.get('epochs', cfg.train_cfg.max_epochs)
-    cfg.train_cfg.max_epochs = epochs
-    cfg.param_scheduler[0].update(T_max=epochs, end=epochs)
-    batch = over.get('batch_size', cfg.train_dataloader.batch_size)
-    cfg.train_dataloader.batch_size = batch
-    cfg.optim_wrapper.optimizer.lr = 0.3 * batch / 256
-    cfg.train_dataloader.dataset.update(
-        data_root=data['root'] + '/', ann_file=data['train'][0], data_prefix=data['train'][1]
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--out-dir', default='work_dirs/comparison')
+    parser.add_argument('--datasets', nargs='+', default=['coco_scenes'], choices=list(DATASETS))
+    parser.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS)
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    parser.add_argument(
+        '--data-root',
+        default=osp.join(osp.dirname(REPO), 'shared/data'),
+        help='folder holding the dataset folders (coco_scenes/, voc_animals/)',
     )
-    queue = over.get('queue', cfg.model.memory.length)
-    cfg.model.memory.length = queue
-    cfg.model.head.topk = over.get('topk', cfg.model.head.topk)
+    parser.add_argument('--epochs', type=int, help='pretraining epochs (default: the config)')
+    parser.add_argument(
+        '--bce-warmup',
+        type=int,
+        metavar='EPOCHS',
+        help='MLS only: InfoNCE alone for this many epochs, then the BCE (BCEWarmupHook)',
+    )
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        default={},
+        help='config overrides for EVERY method (fairness: lr, schedule, D, resolution)',
+    )
+    parser.add_argument(
+        '--mls-options',
+        nargs='+',
+        action=DictAction,
+        default={},
+        help="overrides of MLS's own knobs, MLS only (e.g. model.head.topk=5)",
+    )
+    parser.add_argument('--tag', help='name of the variant in OUT (default: the method)')
+    parser.add_argument('--min-positives', type=int, default=20)
+    parser.add_argument('--knn-interval', type=int, help='epochs between kNN measurements')
+    parser.add_argument('--markdown', help='write the table of every run in OUT to this file')
+    parser.add_argument(
+        '--report-only', action='store_true', help='only tabulate the results already in OUT'
+    )
+    return parser.parse_args()
+
+
+def dataset_config(name: str, data_root: str, args: argparse.Namespace) -> Config:
+    cfg = Config.fromfile(osp.join(REPO, DATASETS[name]))
+    root = osp.join(data_root, osp.basename(cfg.data_root.rstrip('/'))) + '/'
+    if not osp.isdir(root):
+        raise FileNotFoundError(f'{name}: data folder not found: {root} (see --data-root)')
+    for loader in (cfg.train_dataloader, cfg.knn_dataloader, cfg.knn_val_dataloader):
+        loader.dataset.data_root = root
+    for hook in cfg.custom_hooks:
+        if hook['type'] == 'KNNMultiLabelHook':
+            hook['bank_dataloader'] = cfg.knn_dataloader
+            hook['query_dataloader'] = cfg.knn_val_dataloader
+            if args.knn_interval:
+                hook['interval'] = args.knn_interval
+    if args.epochs:
+        cfg.train_cfg.max_epochs = args.epochs
+        cfg.param_scheduler[0].update(T_max=args.epochs, end=args.epochs)
+    cfg.default_hooks.checkpoint.interval = cfg.train_cfg.max_epochs
+    cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def method_config(base: Config, method: str, seed: int, args: argparse.Namespace) -> Config:
+    """``base`` for one method: only the loss differs between methods."""
+    cfg = copy.deepcopy(base)
     cfg.randomness = dict(seed=seed)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=epochs, max_keep_ckpts=1)
-
-    bank = labelled_loader(cfg.knn_dataloader, data['root'], data['train'])
-    query = labelled_loader(cfg.knn_dataloader, data['root'], data['heldout'])
-    hooks = [h for h in cfg.custom_hooks if h['type'] in ('RandomStateHook', 'SkippedImagesHook')]
-    hooks.append(
-        dict(
-            type='KNNMultiLabelHook',
-            bank_dataloader=bank,
-            query_dataloader=query,
-            interval=min(over.get('knn_interval', 5), epochs),
-        )
-    )
-    if method in ('mls', 'infonce'):
-        hooks.append(dict(type='PseudoLabelPrecisionHook', interval=10))
-    cfg.custom_hooks = hooks
-
+    if method == 'mls':
+        cfg.merge_from_dict(args.mls_options)
+        if args.bce_warmup:
+            cfg.custom_hooks.append(dict(type='BCEWarmupHook', end=args.bce_warmup))
+        return cfg
+    cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'BCEWarmupHook']
     if method == 'infonce':
         cfg.model.head.loss_ml = None
     elif method == 'moco':
         mls = cfg.model
         cfg.model = dict(
             type='MoCo',
-            queue_len=queue,
+            queue_len=mls.memory.length,
             feat_dim=mls.neck.out_channels,
             momentum=mls.momentum,  # the same EMA convention as MLS
             backbone=mls.backbone,
@@ -144,7 +171,7 @@ def method_config(method: str, data: dict, seed: int, epochs: Optional[int] = No
                 temperature=mls.head.temperature,
             ),
         )
-    cfg.comparison = dict(bank=bank, query=query, topk=cfg.model.get('head', {}).get('topk'))
+        cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'PseudoLabelPrecisionHook']
     return cfg
 
 
@@ -156,170 +183,162 @@ def pretrain(cfg: Config, work_dir: str) -> float:
     start = time.time()
     cmd = [sys.executable, osp.join(REPO, 'tools/train.py'), path, '--work-dir', work_dir]
     with open(osp.join(work_dir, 'train.out'), 'w') as log:
-        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    if done.returncode:
+        raise RuntimeError(f'pretraining failed ({done.returncode}); see {work_dir}/train.out')
     return time.time() - start
 
 
 def training_scalars(work_dir: str) -> Dict[str, float]:
-    """The run's final kNN mAP and its mean pseudo-label precision over the last 5 measurements."""
+    """First and last values of the logged losses, health and pseudo-label precision."""
     _, series = read_series(work_dir)
     values = {}
-    if 'knn_mAP' in series:
-        values['train_knn_map'] = series['knn_mAP'][-1][1]
+    for key in ('loss_nce', 'loss_ml'):
+        if key in series:
+            points = [v for _, v in series[key]]
+            n = max(1, len(points) // 10)
+            values[f'{key}_first'] = mean(points[:n])
+            values[f'{key}_last'] = mean(points[-n:])
+            values[f'{key}_max_late'] = max(points[len(points) // 2 :])
+    for key in HEALTH:
+        if key in series:
+            values[key] = mean(v for _, v in series[key][-5:])
     for key in ('pl_precision', 'pl_precision_random'):
         if key in series:
             values[f'train_{key}'] = mean(v for _, v in series[key][-5:])
+    if 'knn_mAP' in series:
+        values['knn_curve'] = series['knn_mAP']
     return values
 
 
 @torch.no_grad()
-def evaluate(cfg: Config, checkpoint: Optional[str], topk: int) -> Dict[str, float]:
-    """kNN mAP, linear-probe mAP and pseudo-label precision of a checkpoint.
+def evaluate(
+    cfg: Config, checkpoint: Optional[str], min_positives: int, topk: int
+) -> Dict[str, float]:
+    """Val and train-split scores of a checkpoint (of the initialisation without one).
 
-    Without a checkpoint, of the model's initialisation (seeded), the level
-    that pretraining has to beat.
+    ``topk`` is the MLS runs' ``k``, also for MoCo, which has none.
     """
     model = build_model(cfg, checkpoint)
-    bank_loader = Runner.build_dataloader(cfg.comparison.bank, seed=0)
-    query_loader = Runner.build_dataloader(cfg.comparison.query, seed=0)
-    num_classes = len(bank_loader.dataset.metainfo['classes'])
-    bank_feats, bank_labels = extract_features(model, bank_loader, num_classes)
-    query_feats, query_labels = extract_features(model, query_loader, num_classes)
+    train_loader = Runner.build_dataloader(cfg.knn_dataloader, seed=0)
+    val_loader = Runner.build_dataloader(cfg.knn_val_dataloader, seed=0)
+    classes = list(train_loader.dataset.metainfo['classes'])
+    exclude = [classes.index(name) for name in cfg.get('excluded_classes', [])]
+    train_feats, train_labels = extract_features(model, train_loader, len(classes))
+    val_feats, val_labels = extract_features(model, val_loader, len(classes))
+    mask = evaluated_classes([train_labels, val_labels], min_positives, exclude, classes)
+    train_labels, val_labels = train_labels[:, mask], val_labels[:, mask]
 
-    knn = multilabel_map(knn_multilabel_scores(bank_feats, bank_labels, query_feats), query_labels)
+    result = dict(num_classes=int(mask.sum()))
+    scores = knn_multilabel_scores(train_feats, train_labels, val_feats)
+    result['knn_map'] = multilabel_map(scores, val_labels)
     with torch.enable_grad():
-        probe = fit_linear_probe(bank_feats, bank_labels)
-    linear = multilabel_map(probe(query_feats), query_labels)
+        probe = fit_linear_probe(train_feats, train_labels)
+    result['linear_map'] = multilabel_map(probe(val_feats), val_labels)
+
+    # Choosing settings never looks at val: a fixed 3:1 split of train.
+    order = torch.randperm(len(train_feats), generator=torch.Generator().manual_seed(0))
+    bank, query = order[: len(order) * 3 // 4], order[len(order) * 3 // 4 :]
+    scores = knn_multilabel_scores(train_feats[bank], train_labels[bank], train_feats[query])
+    result['select_knn_map'] = multilabel_map(scores, train_labels[query])
 
     # Pseudo-labels as MLS ranks them: online features against momentum-encoder features.
     key_feats, _ = extract_features(
-        model, bank_loader, num_classes, backbone=momentum_backbone(model)
+        model, train_loader, len(classes), backbone=momentum_backbone(model)
     )
-    ids = torch.arange(len(bank_feats))
-    # Another view of the query's own image is not a find: rank_queue leaves it out.
-    _, slots = rank_queue(bank_feats, key_feats, topk, ids, ids)
-    counts = pseudo_label_counts(bank_labels, ids, ids, slots)
-    return dict(
-        knn_map=knn,
-        linear_map=linear,
-        pl_precision=counts.precision,
-        pl_precision_random=counts.random_precision,
-    )
+    ids = torch.arange(len(train_feats))
+    _, slots = rank_queue(train_feats, key_feats, topk, ids, ids)  # own image left out
+    counts = pseudo_label_counts(train_labels, ids, ids, slots)
+    result.update(pl_precision=counts.precision, pl_precision_random=counts.random_precision)
+    return result
+
+
+def run_one(dataset: str, method: str, variant: str, seed: int, base: Config, args) -> dict:
+    run_dir = osp.abspath(osp.join(args.out_dir, dataset, variant, f'seed{seed}'))
+    result_file = osp.join(run_dir, 'result.json')
+    if osp.isfile(result_file):
+        with open(result_file) as f:
+            return json.load(f)
+    cfg = method_config(base, method, seed, args)
+    result = dict(dataset=dataset, method=method, variant=variant, seed=seed)
+    topk = base.model.head.topk
+    if method == 'random_init':
+        result.update(evaluate(cfg, None, args.min_positives, topk), train_seconds=0.0)
+    else:
+        print(f'[{dataset}] pretraining {variant} seed {seed} -> {run_dir}', flush=True)
+        result['train_seconds'] = pretrain(cfg, run_dir)
+        checkpoint = osp.join(run_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
+        result.update(evaluate(cfg, checkpoint, args.min_positives, topk))
+        result.update(training_scalars(run_dir))
+        result['uniform_nce'] = math.log(cfg.model.get('memory', {}).get('length', 0) + 1)
+        result['iterations'] = cfg.train_cfg.max_epochs * (
+            len(Runner.build_dataloader(cfg.train_dataloader, seed=0))
+        )
+    os.makedirs(run_dir, exist_ok=True)
+    with open(result_file, 'w') as f:
+        json.dump(result, f, indent=1)
+    print(json.dumps({k: v for k, v in result.items() if k != 'knn_curve'}), flush=True)
+    return result
+
+
+def collect(out_dir: str) -> List[dict]:
+    results = []
+    for root, _, files in sorted(os.walk(out_dir)):
+        if 'result.json' in files:
+            with open(osp.join(root, 'result.json')) as f:
+                results.append(json.load(f))
+    return results
+
+
+COLUMNS = (
+    ('knn_map', 'kNN mAP (val)', '{:.2f}'),
+    ('linear_map', 'linear-probe mAP (val)', '{:.2f}'),
+    ('select_knn_map', 'kNN mAP (train split)', '{:.2f}'),
+    ('pl_precision', 'pseudo-label precision', '{:.3f}'),
+    ('train_pl_precision', 'precision in training', '{:.3f}'),
+    ('loss_nce_last', 'loss_nce end', '{:.2f}'),
+    ('loss_ml_last', 'loss_ml end', '{:.3f}'),
+    ('z_queue_cos', 'mean z1 Q_z', '{:.3f}'),
+    ('queue_erank', 'eff. rank Q_z', '{:.1f}'),
+)
 
 
 def markdown_table(results: List[dict]) -> str:
-    rows = [
-        '| data | method | kNN mAP | linear-probe mAP | pseudo-label precision (random) '
-        '| precision during training, last 5 (random) | pretraining time |',
-        '| --- | --- | --- | --- | --- | --- | --- |',
-    ]
+    """One row per variant: mean +- std over seeds, then every seed."""
+    groups: Dict[tuple, List[dict]] = {}
     for r in results:
-        if 'train_pl_precision' in r:
-            during = f'{r["train_pl_precision"]:.3f} ({r["train_pl_precision_random"]:.3f})'
-        else:
-            during = 'n/a (no Q_g)' if r['method'] == 'moco' else 'n/a'
-        rows.append(
-            f'| {r["dataset"]} | {METHOD_NAMES[r["method"]]} | {r["knn_map"]:.2f} '
-            f'| {r["linear_map"]:.2f} | {r["pl_precision"]:.3f} ({r["pl_precision_random"]:.3f}) '
-            f'| {during} | {r["train_seconds"]:.0f} s |'.replace('| 0 s |', '| - |')
-        )
+        groups.setdefault((r['dataset'], r['variant']), []).append(r)
+    header = ['data', 'variant', 'seeds'] + [title for _, title, _ in COLUMNS]
+    rows = ['| ' + ' | '.join(header) + ' |', '|' + ' --- |' * len(header)]
+    for (dataset, variant), runs in sorted(groups.items()):
+        runs.sort(key=lambda r: r['seed'])
+        cells = [dataset, variant, ','.join(str(r['seed']) for r in runs)]
+        for key, _, fmt in COLUMNS:
+            values = [r[key] for r in runs if key in r]
+            if not values:
+                cells.append('-')
+                continue
+            spread = f' +- {fmt.format(stdev(values))}' if len(values) > 1 else ''
+            every = ' / '.join(fmt.format(v) for v in values)
+            cells.append(f'{fmt.format(mean(values))}{spread} ({every})')
+        rows.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(rows) + '\n'
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--out-dir', default='work_dirs/comparison')
-    parser.add_argument('--datasets', nargs='+', default=['demo', 'coco_tiny'])
-    parser.add_argument('--methods', nargs='+', default=list(METHODS), choices=METHODS)
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--epochs',
-        type=int,
-        help='pretraining epochs of every run (default: 50 demo, 100 coco_tiny)',
-    )
-    parser.add_argument(
-        '--coco-tiny',
-        default=osp.join(osp.dirname(REPO), 'shared/data/coco_tiny'),
-        help='the coco_tiny folder (annotations/, images/)',
-    )
-    parser.add_argument('--markdown', help='also write the results table to this file')
-    parser.add_argument('--figures-dir', help='write the curves here (default: OUT_DIR)')
-    parser.add_argument(
-        '--skip-training', action='store_true', help='evaluate the runs already in OUT_DIR'
-    )
-    return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
-    if 'demo' in args.datasets and not osp.isdir(osp.join(REPO, 'data/demo_scenes')):
-        subprocess.run(
-            [sys.executable, osp.join(REPO, 'tools/generate_demo_scenes.py')], check=True, cwd=REPO
-        )
-    results = []
-    for dataset in args.datasets:
-        data = dataset_settings(dataset, args.coco_tiny)
-        if not osp.isdir(data['root']):
-            raise FileNotFoundError(f'{dataset}: data folder not found: {data["root"]}')
-        run_dirs = []
-        for method in args.methods:
-            if method == 'random_init':
-                cfg = method_config('mls', data, args.seed, args.epochs)
-                result = dict(dataset=dataset, method=method, topk=cfg.model.head.topk)
-                result.update(evaluate(cfg, None, cfg.model.head.topk), train_seconds=0.0)
-                print(json.dumps(result), flush=True)
-                results.append(result)
-                continue
-            cfg = method_config(method, data, args.seed, args.epochs)
-            work_dir = osp.abspath(osp.join(args.out_dir, dataset, method))
-            run_dirs.append((work_dir, METHOD_NAMES[method]))
-            timing_file = osp.join(work_dir, 'train_seconds.txt')
-            if not args.skip_training:
-                print(f'[{dataset}] pretraining {METHOD_NAMES[method]} -> {work_dir}', flush=True)
-                with open_new(timing_file) as f:
-                    f.write(f'{pretrain(cfg, work_dir):.1f}\n')
-            checkpoint = osp.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
-            topk = cfg.comparison.topk or dataset_topk(data)
-            result = dict(dataset=dataset, method=method, topk=topk)
-            result.update(evaluate(cfg, checkpoint, topk))
-            with open(timing_file) as f:
-                result['train_seconds'] = float(f.read())
-            result.update(training_scalars(work_dir))
-            print(json.dumps(result), flush=True)
-            results.append(result)
-        if not run_dirs:
-            continue
-        figures = args.figures_dir or args.out_dir
-        os.makedirs(figures, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                osp.join(REPO, 'tools/analysis/plot_training_curves.py'),
-                *[run for run, _ in run_dirs],
-                '--labels',
-                *[label for _, label in run_dirs],
-                '--out',
-                osp.join(figures, f'comparison_{dataset}_curves.png'),
-            ],
-            check=True,
-        )
-    with open(osp.join(args.out_dir, 'results.json'), 'w') as f:
-        json.dump(results, f, indent=2)
-    table = markdown_table(results)
+    if not args.report_only:
+        for dataset in args.datasets:
+            base = dataset_config(dataset, args.data_root, args)
+            for seed in args.seeds:
+                for method in args.methods:
+                    variant = args.tag if args.tag and method == 'mls' else method
+                    run_one(dataset, method, variant, seed, base, args)
+    table = markdown_table(collect(args.out_dir))
     print(table)
     if args.markdown:
         with open(args.markdown, 'w') as f:
             f.write(table)
-
-
-def dataset_topk(data: dict) -> int:
-    """MoCo has no ``topk``: rank with the k of the MLS runs on the same data."""
-    return data['overrides'].get('topk', Config.fromfile(DEMO_CONFIG).model.head.topk)
-
-
-def open_new(path: str):
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    return open(path, 'w')
 
 
 if __name__ == '__main__':

@@ -7,7 +7,9 @@ RUN is a work dir (its newest ``*/vis_data/scalars.json`` is read) or a
 scalars.json file. The PNG has one panel per metric logged among
 ``loss_nce``, ``loss_ml``, ``pl_precision`` (with ``pl_precision_random``, the
 precision of random queue entries, dashed in the same colour) and
-``knn_mAP``, against the iteration; several runs are overlaid, labelled by
+``knn_mAP``, and the projection's health (``z_queue_cos``, ``z_align``,
+``queue_mean_norm``, ``queue_erank``; see ``projection_health``), four panels
+a row, against the iteration; several runs are overlaid, labelled by
 ``--labels`` or their folder names. A run that logs only ``loss`` (MoCo) has
 it drawn as its ``loss_nce``.
 
@@ -17,6 +19,7 @@ Examples:
 """
 
 import argparse
+import math
 import os
 import os.path as osp
 import sys
@@ -34,7 +37,12 @@ PANELS = (
     ('loss_ml', 'weighted BCE loss (loss_ml)'),
     ('pl_precision', 'pseudo-label precision (dashed: random entries)'),
     ('knn_mAP', 'kNN multi-label mAP (%)'),
+    ('z_queue_cos', 'mean cosine z1 Q_z (collapse -> 1)'),
+    ('z_align', 'cos(mean z1, mean Q_z) (< 0: online runs from its keys)'),
+    ('queue_mean_norm', 'norm of the mean of Q_z'),
+    ('queue_erank', 'effective rank of the centred Q_z'),
 )
+PER_ROW = 4
 
 
 def main() -> None:
@@ -59,8 +67,12 @@ def main() -> None:
     if not panels:
         sys.exit(f'none of {[k for k, _ in PANELS]} was logged in {args.runs}')
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
-    for ax, (key, title) in zip(axes[0], panels):
+    rows = math.ceil(len(panels) / PER_ROW)
+    cols = min(len(panels), PER_ROW)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.axis('off')
+    for ax, (key, title) in zip(axes.flat, panels):
         for i, (label, series) in enumerate(runs):
             if key not in series:
                 continue
@@ -70,7 +82,7 @@ def main() -> None:
             if key == 'pl_precision' and 'pl_precision_random' in series:
                 steps, values = zip(*series['pl_precision_random'])
                 ax.plot(steps, values, color=color, ls='--', lw=1.0)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=8)
         ax.set_xlabel('iteration')
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)

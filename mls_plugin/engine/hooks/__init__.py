@@ -1,9 +1,11 @@
+from .bce_warmup_hook import BCEWarmupHook
 from .knn_monitor_hook import KNNMultiLabelHook
 from .pseudo_label_precision_hook import PseudoLabelPrecisionHook
 from .random_state_hook import RandomStateHook
 from .skipped_images_hook import SkippedImagesHook
 
 __all__ = [
+    'BCEWarmupHook',
     'KNNMultiLabelHook',
     'PseudoLabelPrecisionHook',
     'RandomStateHook',

@@ -1,13 +1,18 @@
 """Track representation quality during pretraining with a kNN multi-label probe."""
 
-from typing import Optional
+from typing import Optional, Sequence
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ...evaluation import extract_features, knn_multilabel_scores, multilabel_map
+from ...evaluation import (
+    evaluated_classes,
+    extract_features,
+    knn_multilabel_scores,
+    multilabel_map,
+)
 
 
 @HOOKS.register_module()
@@ -34,6 +39,11 @@ class KNNMultiLabelHook(Hook):
             Defaults to 0.07.
         before_train (bool): Also measure before the first iteration, the
             starting point of the curve. Defaults to True.
+        min_positives (int): The mAP is over the categories with at least
+            this many positives in the bank and in the query split.
+            Defaults to 1.
+        exclude_classes (list[str]): Category names left out of the mAP,
+            e.g. ``['person']`` where every image holds one. Defaults to ().
     """
 
     priority = 'NORMAL'
@@ -47,6 +57,8 @@ class KNNMultiLabelHook(Hook):
         k: int = 20,
         temperature: float = 0.07,
         before_train: bool = True,
+        min_positives: int = 1,
+        exclude_classes: Sequence[str] = (),
     ) -> None:
         if not isinstance(interval, int) or interval < 1:
             raise ValueError(f'KNNMultiLabelHook: `interval` must be an int >= 1, got {interval!r}')
@@ -61,6 +73,8 @@ class KNNMultiLabelHook(Hook):
         self.k = k
         self.temperature = temperature
         self.measure_before_train = before_train
+        self.min_positives = min_positives
+        self.exclude_classes = tuple(exclude_classes)
         self._loaders = None
 
     def before_train(self, runner) -> None:
@@ -68,6 +82,13 @@ class KNNMultiLabelHook(Hook):
             runner.build_dataloader(cfg, seed=runner.seed)
             for cfg in (self.bank_dataloader_cfg, self.query_dataloader_cfg)
         )
+        classes = list(self._loaders[0].dataset.metainfo['classes'])
+        unknown = [name for name in self.exclude_classes if name not in classes]
+        if unknown:
+            raise ValueError(
+                f'KNNMultiLabelHook: `exclude_classes` {unknown} are not categories of the bank '
+                f'dataset ({len(classes)} categories)'
+            )
         if self.measure_before_train:
             self._measure(runner, step=runner.iter)
 
@@ -90,12 +111,19 @@ class KNNMultiLabelHook(Hook):
         query_feats, query_labels = extract_features(model, query_loader, num_classes)
         if not is_main_process():
             return
+        classes = list(bank_loader.dataset.metainfo['classes'])
+        mask = evaluated_classes(
+            [bank_labels, query_labels],
+            self.min_positives,
+            [classes.index(name) for name in self.exclude_classes],
+            classes,
+        )
         scores = knn_multilabel_scores(
             bank_feats, bank_labels, query_feats, k=self.k, temperature=self.temperature
         )
-        value = multilabel_map(scores, query_labels)
+        value = multilabel_map(scores[:, mask], query_labels[:, mask])
         runner.visualizer.add_scalars(dict(knn_mAP=value), step=step)
         runner.logger.info(
-            f'Iter {step}: kNN multi-label mAP {value:.2f} '
+            f'Iter {step}: kNN multi-label mAP {value:.2f} over {int(mask.sum())} categories '
             f'(k={self.k}, {len(query_feats)} queries, {len(bank_feats)} bank images)'
         )

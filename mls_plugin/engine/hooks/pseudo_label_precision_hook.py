@@ -1,7 +1,7 @@
 """Log how often MLS's pseudo-positives share a category with their query."""
 
 import os.path as osp
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
 import torch
 from mmengine.dist import all_gather, all_reduce
@@ -47,17 +47,26 @@ class PseudoLabelPrecisionHook(Hook):
             entries, joined with the training dataset's ``data_prefix``, name
             the training images. Defaults to None: the training dataset's own
             ``ann_file``.
+        exclude_classes (list[str]): Category names that do not count as
+            shared, e.g. ``['person']`` on a set where every image holds one
+            (every pair would share it). Defaults to ().
     """
 
     priority = 'NORMAL'
 
-    def __init__(self, interval: int = 50, ann_file: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        interval: int = 50,
+        ann_file: Optional[str] = None,
+        exclude_classes: Sequence[str] = (),
+    ) -> None:
         if not isinstance(interval, int) or interval < 1:
             raise ValueError(
                 f'PseudoLabelPrecisionHook: `interval` must be an int >= 1, got {interval!r}'
             )
         self.interval = interval
         self.ann_file = ann_file
+        self.exclude_classes = tuple(exclude_classes)
         self._label_index: Dict[str, int] = {}
         self._labels: Optional[torch.Tensor] = None
         self._slot_ids: Optional[torch.Tensor] = None
@@ -86,12 +95,19 @@ class PseudoLabelPrecisionHook(Hook):
         coco = CocoMultiLabelDataset(
             ann_file=ann_file, data_prefix=getattr(dataset, 'img_prefix', ''), pipeline=[]
         )
-        num_classes = len(coco.metainfo['classes'])
-        self._labels = torch.zeros(len(coco), num_classes)
+        classes = list(coco.metainfo['classes'])
+        unknown = [name for name in self.exclude_classes if name not in classes]
+        if unknown:
+            raise ValueError(
+                f'PseudoLabelPrecisionHook: `exclude_classes` {unknown} are not categories of '
+                f'{ann_file}'
+            )
+        self._labels = torch.zeros(len(coco), len(classes))
         for i in range(len(coco)):
             info = coco.get_data_info(i)
             self._labels[i, info['gt_label']] = 1.0
             self._label_index[info['img_path']] = i
+        self._labels[:, [classes.index(name) for name in self.exclude_classes]] = 0.0
         if self._slot_ids is None or self._slot_ids.numel() != model.memory.length:
             self._slot_ids = torch.full((model.memory.length,), -1, dtype=torch.long)
         model.head.record_pseudo_labels = True

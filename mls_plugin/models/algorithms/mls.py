@@ -12,6 +12,8 @@ from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..utils import projection_health
+
 
 @MODELS.register_module()
 class MLS(BaseSelfSupervisor):
@@ -37,6 +39,10 @@ class MLS(BaseSelfSupervisor):
         memory (dict): :class:`QueueMemory` config with banks ``g`` and ``z``.
         momentum (float): EMA momentum of the key encoder (mmengine
             convention above). Defaults to 0.005.
+        log_health (bool): Also return the projection's health scalars
+            (:func:`projection_health`: mean ``z1 Q_z^T``, the queue's mean
+            norm and effective rank, ...) for the logs. They cost one ``d x d``
+            eigendecomposition a step. Defaults to True.
         pretrained (str, optional): Checkpoint to initialise from.
             Defaults to None.
         data_preprocessor (dict, optional): Defaults to
@@ -52,6 +58,7 @@ class MLS(BaseSelfSupervisor):
         head: dict,
         memory: dict,
         momentum: float = 0.005,
+        log_health: bool = True,
         pretrained: Optional[str] = None,
         data_preprocessor: Optional[dict] = None,
         init_cfg: Optional[Union[List[dict], dict]] = None,
@@ -69,6 +76,7 @@ class MLS(BaseSelfSupervisor):
                 f'MLS: `momentum` must be in (0, 1] (mmengine EMA convention: '
                 f'the paper m = 0.995 is momentum=0.005), got {momentum}'
             )
+        self.log_health = log_health
         self.memory = MODELS.build(memory)
         if set(self.memory.names) != {'g', 'z'}:
             raise ValueError(
@@ -107,7 +115,8 @@ class MLS(BaseSelfSupervisor):
             data_samples (list[DataSample]): Unused; kept for the interface.
 
         Returns:
-            dict[str, Tensor]: The weighted losses, to be summed.
+            dict[str, Tensor]: The weighted losses, to be summed, and the
+            projection's health scalars (names without ``loss``, logged only).
         """
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             raise ValueError('MLS expects two views per image (pipeline `MultiView`, num_views=2)')
@@ -132,5 +141,7 @@ class MLS(BaseSelfSupervisor):
         # (MoCo order), so slot i is the same image in both banks. The memory's
         # products survive the enqueue in backward, so the banks are not copied.
         losses = self.head.loss(z1, z2, g1, self.memory)
+        if self.log_health:
+            losses.update(projection_health(z1.detach(), self.memory.bank('z')))
         self.memory.enqueue(g=g2, z=z2)
         return losses

@@ -77,6 +77,9 @@ class MLSHead(BaseModule):
         # with the BCE off, to measure what the baseline's features would pick).
         self.record_pseudo_labels = False
         self.last_pseudo_labels: Optional[torch.Tensor] = None
+        # Set by BCEWarmupHook: a factor on top of `loss_ml.loss_weight` that ramps the BCE
+        # in after InfoNCE has had a start (paper Sec. 3.3); 1 keeps the paper's Eq. 10.
+        self.loss_ml_scale = 1.0
 
     def loss(
         self,
@@ -134,8 +137,9 @@ class MLSHead(BaseModule):
         else:
             ml_logits = memory.similarity('g', g1 / self.temperature)
         if isinstance(self.loss_ml, MultiLabelBCELoss):
-            losses['loss_ml'] = self.loss_ml(ml_logits, pos_index=pos_index)
+            loss_ml = self.loss_ml(ml_logits, pos_index=pos_index)
         else:  # any loss on a dense target, e.g. CrossEntropyLoss(use_sigmoid=True)
             target = torch.zeros_like(ml_logits).scatter_(1, pos_index, 1.0)
-            losses['loss_ml'] = self.loss_ml(ml_logits, target)
+            loss_ml = self.loss_ml(ml_logits, target)
+        losses['loss_ml'] = self.loss_ml_scale * loss_ml
         return losses

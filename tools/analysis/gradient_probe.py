@@ -1,0 +1,98 @@
+"""Where each MLS loss term pushes the queries: per-term gradients on ``z1``.
+
+For each checkpoint of an MLS run, a few augmented training batches are
+encoded as in training (online ``g1, z1`` from view 1, key ``z2`` from view 2,
+the checkpoint's own queue) and the gradients of ``loss_nce`` and ``loss_ml``
+with respect to the normalised queries ``z1`` are taken separately, projected
+on the sphere's tangent plane (the part that moves ``z1``). Per term:
+
+- ``grad_norm``: mean per-query gradient norm;
+- ``coherence``: ``|mean_b G_b|^2 / mean_b |G_b|^2``, the share of the push
+  that is the same for every query (1: all queries are moved the same way;
+  about ``1 / B`` for independent pushes). A push shared by all queries can be
+  followed by a bias of the projector, without telling images apart;
+- ``descent_vs_queue_mean``: cosine between the mean descent direction
+  ``-mean_b G_b`` and the mean of the queue ``Q_z`` (-1: the term moves all
+  queries straight away from where the lagging key encoder wrote the queue).
+
+Examples:
+    python tools/analysis/gradient_probe.py work_dirs/run/config.py \\
+        work_dirs/run/epoch_10.pth work_dirs/run/epoch_40.pth --out probe.json
+"""
+
+import argparse
+import json
+from typing import Dict, List
+
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+import mls_plugin  # noqa: F401  (registers the components)
+from mls_plugin.analysis import build_model
+
+
+def term_stats(grad: torch.Tensor, z1: torch.Tensor, queue_mean: torch.Tensor) -> Dict[str, float]:
+    """Statistics of one term's ``(B, d)`` gradient on the unit queries ``z1``."""
+    tangent = grad - (grad * z1).sum(dim=1, keepdim=True) * z1
+    mean = tangent.mean(dim=0)
+    energy = tangent.pow(2).sum(dim=1).mean()
+    return dict(
+        grad_norm=float(tangent.norm(dim=1).mean()),
+        coherence=float(mean.pow(2).sum() / energy.clamp(min=1e-30)),
+        descent_vs_queue_mean=float(
+            torch.nn.functional.cosine_similarity(-mean, queue_mean, dim=0)
+        ),
+    )
+
+
+def probe(cfg: Config, checkpoint: str, batches: int) -> Dict[str, Dict[str, float]]:
+    model = build_model(cfg, checkpoint)
+    model.train()  # batch statistics in BN, as in training; nothing is updated
+    loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
+    key_backbone, key_neck = model.target_net.module
+    queue_mean = model.memory.bank('z').float().mean(dim=0)
+    stats: Dict[str, List[Dict[str, float]]] = {}
+    for i, data in enumerate(loader):
+        if i == batches:
+            break
+        data = model.data_preprocessor(data, True)
+        views = data['inputs']
+        with torch.no_grad():
+            g1, z1 = model._encode(model.backbone, model.neck, views[0])
+            _, z2 = model._encode(key_backbone, key_neck, views[1])
+        z1 = z1.detach().requires_grad_()
+        losses = model.head.loss(z1, z2, g1, model.memory)
+        for name, value in losses.items():
+            (grad,) = torch.autograd.grad(value, z1)
+            stats.setdefault(name, []).append(term_stats(grad, z1.detach(), queue_mean))
+    return {
+        name: {key: sum(s[key] for s in runs) / len(runs) for key in runs[0]}
+        for name, runs in stats.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='the run config (e.g. WORK_DIR/config.py)')
+    parser.add_argument('checkpoints', nargs='+')
+    parser.add_argument('--batches', type=int, default=4, help='training batches per checkpoint')
+    parser.add_argument('--out', help='also write the results to this json file')
+    args = parser.parse_args()
+    cfg = Config.fromfile(args.config)
+    results = {}
+    for checkpoint in args.checkpoints:
+        results[checkpoint] = probe(cfg, checkpoint, args.batches)
+        for name, values in results[checkpoint].items():
+            print(
+                f'{checkpoint} {name}: '
+                + ', '.join(f'{key} {value:.4g}' for key, value in values.items()),
+                flush=True,
+            )
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
