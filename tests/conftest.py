@@ -66,3 +66,11 @@ def mls_r50_checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp('mls_r50') / 'mls_r50.pth'
     torch.save({'meta': {'epoch': 1}, 'state_dict': state}, path)
     return path
+
+
+@pytest.fixture(scope='session')
+def coco_scenes() -> Path:
+    root = SHARED_DATA / 'coco_scenes'
+    if not (root / 'annotations' / 'instances_train.json').is_file():
+        pytest.fail(f'coco_scenes not found at {root}; set MLS_SHARED_DATA')
+    return root

@@ -1,10 +1,17 @@
-"""Tests of tools/generate_demo_scenes.py: determinism, COCO geometry, pixels, idempotence."""
+"""Tests of tools/generate_demo_scenes.py: determinism, COCO geometry, category design, pixels,
+idempotence.
+
+The statistics (chance precision, colour vs category) are computed here from the written json
+and images, independently of the generator's own code.
+"""
 
 from __future__ import annotations
 
 import colorsys
 import importlib.util
 import json
+from itertools import combinations
+from math import comb
 from pathlib import Path
 from types import ModuleType
 
@@ -14,7 +21,11 @@ from PIL import Image, ImageDraw, ImageFilter
 
 TOOL = Path(__file__).resolve().parents[1] / 'tools' / 'generate_demo_scenes.py'
 SPLITS = ('train', 'val')
-PARAMS = dict(num_images=24, img_size=96, seed=0, min_objects=2, max_objects=5, val_fraction=0.2)
+NUM_CATEGORIES = 20
+SIZE = 64
+PARAMS = dict(num_train=40, num_val=8, img_size=SIZE, seed=0, min_objects=1, max_objects=3)
+# Enough objects (~30 per category) for the per-category statistics.
+STATS_PARAMS = {**PARAMS, 'num_train': 300, 'num_val': 0, 'seed': 7}
 
 
 def _load_tool() -> ModuleType:
@@ -33,6 +44,13 @@ def scenes(tmp_path_factory) -> Path:
     summary = gen.generate(out, **PARAMS)
     assert not summary['skipped']
     return out
+
+
+@pytest.fixture(scope='module')
+def stats_scenes(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp('stats') / 'demo'
+    summary = gen.generate(out, **STATS_PARAMS)
+    return out, summary
 
 
 def _load(out: Path, split: str) -> dict:
@@ -54,7 +72,7 @@ def _shoelace(poly: np.ndarray) -> float:
     return abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2
 
 
-def _mask(ann: dict, size: int) -> Image.Image:
+def _mask(ann: dict, size: int = SIZE) -> Image.Image:
     mask = Image.new('L', (size, size), 0)
     ImageDraw.Draw(mask).polygon([tuple(p) for p in _polygon(ann).tolist()], fill=255)
     return mask
@@ -67,53 +85,102 @@ def _by_image(data: dict) -> dict[int, list[dict]]:
     return groups
 
 
-def _near(values: np.ndarray, colour: np.ndarray, tol: int = 30) -> float:
-    """Fraction of the (n, 3) colours within ``tol`` of ``colour`` in every channel."""
-    return float((np.abs(values - colour).max(axis=1) <= tol).mean())
+def _saturation(rgb: np.ndarray) -> np.ndarray:
+    """HSV saturation of (n, 3) uint8 colours."""
+    rgb = rgb.astype(np.float64)
+    hi, lo = rgb.max(axis=1), rgb.min(axis=1)
+    return np.where(hi > 0, (hi - lo) / np.maximum(hi, 1), 0.0)
 
 
-def _all_pixels(out: Path) -> list[np.ndarray]:
-    return [
-        _pixels(out, split, im['file_name'])
-        for split in SPLITS
-        for im in _load(out, split)['images']
-    ]
+def _segments_meet(poly: np.ndarray) -> bool:
+    """Whether two non-adjacent edges of a closed polygon meet (brute force)."""
+    n = len(poly)
+    edges = [(poly[i], poly[(i + 1) % n]) for i in range(n)]
+
+    def orient(o, a, b) -> float:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    def on_segment(p, a, b) -> bool:
+        return min(a[0], b[0]) <= p[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= p[1] <= max(
+            a[1], b[1]
+        )
+
+    for i, j in combinations(range(n), 2):
+        if j == i + 1 or (i == 0 and j == n - 1):
+            continue
+        (a, b), (c, d) = edges[i], edges[j]
+        o1, o2, o3, o4 = orient(a, b, c), orient(a, b, d), orient(c, d, a), orient(c, d, b)
+        if o1 * o2 < 0 and o3 * o4 < 0:
+            return True
+        for o, p, (s, t) in ((o1, c, (a, b)), (o2, d, (a, b)), (o3, a, (c, d)), (o4, b, (c, d))):
+            if o == 0 and on_segment(p, s, t):
+                return True
+    return False
+
+
+def _object_colours(out: Path, data: dict, split: str = 'train') -> tuple[np.ndarray, np.ndarray]:
+    """Mean RGB (0..255) of each object's inner pixels, and its category id."""
+    groups = _by_image(data)
+    colours, cats = [], []
+    for im in data['images']:
+        pixels = _pixels(out, split, im['file_name']).astype(np.float64)
+        for ann in groups[im['id']]:
+            inner = np.asarray(_mask(ann).filter(ImageFilter.MinFilter(3))) > 0
+            colours.append(pixels[inner].mean(axis=0))
+            cats.append(ann['category_id'])
+    return np.array(colours), np.array(cats)
+
+
+def _all_files(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob('*')) if p.is_file()}
 
 
 def test_same_seed_same_bytes_other_seed_differs(scenes, tmp_path):
     again = tmp_path / 'again'
     gen.generate(again, **PARAMS)
-    for split in SPLITS:
-        rel = Path('annotations') / f'instances_{split}.json'
-        assert (again / rel).read_bytes() == (scenes / rel).read_bytes()
-    ref = _all_pixels(scenes)
-    assert all(np.array_equal(a, b) for a, b in zip(_all_pixels(again), ref, strict=True))
+    ref = _all_files(scenes)
+    assert len(ref) == 48 + 2
+    assert _all_files(again) == ref  # every json and image, byte for byte
 
     other = tmp_path / 'other'
     gen.generate(other, **{**PARAMS, 'seed': 1})
-    rel = Path('annotations') / 'instances_train.json'
-    assert (other / rel).read_bytes() != (scenes / rel).read_bytes()
-    assert not any(np.array_equal(a, b) for a, b in zip(_all_pixels(other), ref, strict=True))
+    files = _all_files(other)
+    assert files.keys() == ref.keys()
+    assert not any(files[k] == ref[k] for k in ref)
 
 
 def test_layout_split_and_coco_fields(scenes):
     train, val = _load(scenes, 'train'), _load(scenes, 'val')
-    assert (len(train['images']), len(val['images'])) == (19, 5)
+    assert (len(train['images']), len(val['images'])) == (40, 8)
     image_ids = [im['id'] for d in (train, val) for im in d['images']]
     ann_ids = [a['id'] for d in (train, val) for a in d['annotations']]
-    assert len(set(image_ids)) == 24 and len(set(ann_ids)) == len(ann_ids)
+    assert sorted(image_ids) == list(range(1, 49)) and len(set(ann_ids)) == len(ann_ids)
+    assert [im['file_name'] for im in val['images']][0] == 'scene_000040.jpg'
     for split, data in zip(SPLITS, (train, val)):
         assert set(data) >= {'info', 'images', 'annotations', 'categories'}
-        assert data['info']['generator_params']['seed'] == 0
+        params = data['info']['generator_params']
+        assert params['seed'] == 0 and params['generator_version'] == gen.GENERATOR_VERSION
         names = [c['name'] for c in data['categories']]
-        assert len(names) == len(set(names)) == 10
-        assert [c['id'] for c in data['categories']] == list(range(1, 11))
+        assert len(names) == len(set(names)) == NUM_CATEGORIES
+        assert [c['id'] for c in data['categories']] == list(range(1, NUM_CATEGORIES + 1))
         listed = sorted(im['file_name'] for im in data['images'])
         assert listed == sorted(p.name for p in (scenes / 'images' / split).glob('*.jpg'))
         for im in data['images']:
             with Image.open(scenes / 'images' / split / im['file_name']) as img:
                 assert img.format == 'JPEG' and img.mode == 'RGB'
-                assert img.size == (im['width'], im['height']) == (96, 96)
+                assert img.size == (im['width'], im['height']) == (SIZE, SIZE)
+        for ann in data['annotations']:
+            assert set(ann) >= {'id', 'image_id', 'category_id', 'bbox', 'area', 'segmentation'}
+            assert ann['iscrowd'] == 0
+
+
+def test_categories_are_silhouette_times_texture(scenes):
+    """Each name is '<shape>_<texture>', every combination of a few of each occurs once."""
+    names = [c['name'] for c in _load(scenes, 'train')['categories']]
+    shapes = {n.split('_')[0] for n in names}
+    textures = {n.split('_')[1] for n in names}
+    assert len(shapes) >= 3 and len(textures) >= 3
+    assert sorted(names) == sorted(f'{s}_{t}' for s in shapes for t in textures)
 
 
 def test_boxes_polygons_and_areas(scenes):
@@ -121,15 +188,15 @@ def test_boxes_polygons_and_areas(scenes):
         data = _load(scenes, split)
         sizes = {im['id']: (im['width'], im['height']) for im in data['images']}
         for ann in data['annotations']:
-            assert ann['iscrowd'] == 0 and 1 <= ann['category_id'] <= 10
+            assert 1 <= ann['category_id'] <= NUM_CATEGORIES
+            (seg,) = ann['segmentation']
+            assert all(isinstance(v, int) for v in seg)
             poly = _polygon(ann)
-            assert len(poly) >= 3
+            assert len(poly) >= 3 and not _segments_meet(poly)  # one simple polygon
             x, y, w, h = ann['bbox']
             width, height = sizes[ann['image_id']]
             assert w > 0 and h > 0
             assert 0 <= x and 0 <= y and x + w <= width - 1 and y + h <= height - 1
-            assert np.all(poly[:, 0] >= x) and np.all(poly[:, 0] <= x + w)
-            assert np.all(poly[:, 1] >= y) and np.all(poly[:, 1] <= y + h)
             # The box is tight: vertices touch all four sides.
             assert poly[:, 0].min() == x and poly[:, 0].max() == x + w
             assert poly[:, 1].min() == y and poly[:, 1].max() == y + h
@@ -137,52 +204,18 @@ def test_boxes_polygons_and_areas(scenes):
             assert ann['area'] == pytest.approx(_shoelace(poly), abs=1e-9)
 
 
-def test_objects_per_image_have_distinct_categories_and_disjoint_boxes(scenes):
+def test_one_to_three_objects_of_distinct_categories_that_do_not_overlap(scenes):
     counts = []
     for split in SPLITS:
         for anns in _by_image(_load(scenes, split)).values():
             cats = [a['category_id'] for a in anns]
             assert len(cats) == len(set(cats))
-            assert 2 <= len(anns) <= 5
+            assert 1 <= len(anns) <= 3
             counts.append(len(anns))
-            for i, a in enumerate(anns):
-                ax, ay, aw, ah = a['bbox']
-                for b in anns[i + 1 :]:
-                    bx, by, bw, bh = b['bbox']
-                    assert ax + aw < bx or bx + bw < ax or ay + ah < by or by + bh < ay
-    assert len(set(counts)) >= 3  # the number of objects varies
-
-
-def test_pixels_inside_polygons_have_the_category_colour(scenes):
-    """Fails if drawn shapes and json polygons were misaligned by more than a pixel or two."""
-    checked = 0
-    for split in SPLITS:
-        data = _load(scenes, split)
-        groups = _by_image(data)
-        for im in data['images']:
-            pixels = _pixels(scenes, split, im['file_name']).astype(np.int64)
-            size = im['width']
-            masks = [_mask(a, size) for a in groups[im['id']]]
-            for ann, mask in zip(groups[im['id']], masks, strict=True):
-                inner = np.asarray(mask.filter(ImageFilter.MinFilter(5))) > 0
-                if inner.sum() < 5:
-                    inner = np.asarray(mask.filter(ImageFilter.MinFilter(3))) > 0
-                assert inner.sum() >= 5
-                edge_in = np.asarray(mask.filter(ImageFilter.MinFilter(3))) > 0
-                # A ring 3-4 px outside the polygon: background only.
-                band = (np.asarray(mask.filter(ImageFilter.MaxFilter(9))) > 0) & ~(
-                    np.asarray(mask.filter(ImageFilter.MaxFilter(5))) > 0
-                )
-                colour = np.median(pixels[inner], axis=0)
-                assert _near(pixels[inner], colour) >= 0.97  # a flat fill
-                assert _near(pixels[edge_in], colour) >= 0.85  # right up to the polygon's edge
-                assert _near(pixels[band], colour) <= 0.05  # and not beyond it
-                assert np.abs(pixels[band].mean(axis=0) - colour).max() > 40
-                hue = colorsys.rgb_to_hsv(*(colour / 255.0))[0]
-                expected = gen.category_hue(ann['category_id'])
-                assert abs((hue - expected + 0.5) % 1.0 - 0.5) <= gen.HUE_JITTER + 0.03
-                checked += 1
-    assert checked >= 48
+            masks = [np.asarray(_mask(a)) > 0 for a in anns]
+            for a, b in combinations(masks, 2):
+                assert not np.any(a & b)  # no object hides another
+    assert set(counts) == {1, 2, 3}
 
 
 def test_pycocotools_reads_the_json(scenes):
@@ -190,10 +223,10 @@ def test_pycocotools_reads_the_json(scenes):
     for split in SPLITS:
         coco = coco_mod.COCO(str(scenes / 'annotations' / f'instances_{split}.json'))
         assert len(coco.getImgIds()) == len(_load(scenes, split)['images'])
-        assert len(coco.getCatIds()) == 10
+        assert len(coco.getCatIds()) == NUM_CATEGORIES
         for ann in coco.loadAnns(coco.getAnnIds()):
             mask = coco.annToMask(ann)
-            assert mask.shape == (96, 96)
+            assert mask.shape == (SIZE, SIZE)
             poly = _polygon(ann)
             perimeter = np.linalg.norm(poly - np.roll(poly, 1, axis=0), axis=1).sum()
             assert mask.sum() > 0
@@ -203,9 +236,105 @@ def test_pycocotools_reads_the_json(scenes):
             assert x <= xs.min() and xs.max() <= x + w and y <= ys.min() and ys.max() <= y + h
 
 
+def test_pixels_inside_polygons_differ_from_the_background(scenes):
+    """Objects are saturated right up to their polygon's edge, the background around is not.
+
+    Fails if drawn shapes and json polygons were misaligned by more than a pixel.
+    """
+    checked = 0
+    for split in SPLITS:
+        data = _load(scenes, split)
+        groups = _by_image(data)
+        for im in data['images']:
+            pixels = _pixels(scenes, split, im['file_name']).reshape(-1, 3)
+            anns = groups[im['id']]
+            masks = [_mask(a) for a in anns]
+            near_any = np.zeros(SIZE * SIZE, dtype=bool)
+            for mask in masks:
+                near_any |= np.asarray(mask.filter(ImageFilter.MaxFilter(5))).reshape(-1) > 0
+            for mask in masks:
+                inner = np.asarray(mask.filter(ImageFilter.MinFilter(3))).reshape(-1) > 0
+                whole = np.asarray(mask).reshape(-1) > 0
+                # A ring 3-4 px outside the polygon, away from every object: background only.
+                band = (np.asarray(mask.filter(ImageFilter.MaxFilter(9))).reshape(-1) > 0) & (
+                    ~near_any
+                )
+                assert inner.sum() >= 10 and band.sum() >= 10
+                assert (_saturation(pixels[inner]) >= 0.4).mean() >= 0.95
+                assert (_saturation(pixels[whole]) >= 0.4).mean() >= 0.85  # up to the edge
+                assert (_saturation(pixels[band]) >= 0.4).mean() <= 0.1  # and not beyond
+                checked += 1
+    assert checked >= 80
+
+
+def test_chance_precision_is_low_and_every_category_occurs(stats_scenes):
+    out, summary = stats_scenes
+    data = _load(out, 'train')
+    labels = [{a['category_id'] for a in anns} for anns in _by_image(data).values()]
+    shared = sum(bool(a & b) for a, b in combinations(labels, 2))
+    chance = shared / (len(labels) * (len(labels) - 1) / 2)
+    # With 20 categories and 1-3 objects: ~0.19, far from saturating pseudo-label precision.
+    assert 0.1 <= chance <= 0.3
+    assert summary['stats']['train']['chance_precision'] == pytest.approx(chance, abs=1e-9)
+    assert summary['expected_chance_precision'] == pytest.approx(chance, abs=0.04)
+    counts = np.bincount([a['category_id'] for a in data['annotations']], minlength=21)[1:]
+    assert np.all(counts > 0)
+    assert counts.min() >= 0.4 * counts.mean() and counts.max() <= 1.6 * counts.mean()
+    per_scene = [len(s) for s in labels]
+    assert 1.8 <= np.mean(per_scene) <= 2.2
+
+
+def test_defaults_fit_the_demo_queue_and_leave_precision_headroom():
+    """3000 + 600 images of 64 px, 1-3 objects: chance precision well below 0.5 by counting."""
+    args = gen.parse_args([])
+    assert (args.num_train, args.num_val, args.img_size) == (3000, 600, 64)
+    assert (args.min_objects, args.max_objects) == (1, 3)
+    assert args.num_train >= 2 * 1024  # a queue of 1024 holds each image at most once
+    counts = range(args.min_objects, args.max_objects + 1)
+    disjoint = [
+        comb(NUM_CATEGORIES - k1, k2) / comb(NUM_CATEGORIES, k2) for k1 in counts for k2 in counts
+    ]
+    chance = 1 - sum(disjoint) / len(disjoint)
+    assert chance == pytest.approx(0.191, abs=0.001) and chance <= 0.5
+
+
+def _nearest_centroid_accuracy(features: np.ndarray, cats: np.ndarray) -> float:
+    """Fit class means on every other object, classify the rest by the nearest mean."""
+    fit, held = np.arange(len(cats)) % 2 == 0, np.arange(len(cats)) % 2 == 1
+    classes = np.unique(cats[fit])
+    means = np.stack([features[fit & (cats == c)].mean(axis=0) for c in classes])
+    dist = np.linalg.norm(features[held][:, None, :] - means[None], axis=2)
+    return float((classes[dist.argmin(axis=1)] == cats[held]).mean())
+
+
+def _hue_quadrants(colours: np.ndarray) -> np.ndarray:
+    return np.array([int(colorsys.rgb_to_hsv(*(c / 255.0))[0] * 4) % 4 for c in colours])
+
+
+def test_colour_does_not_identify_the_category(stats_scenes):
+    """A classifier on an object's mean colour is near chance; each category takes all hues.
+
+    Both fail on a generator that gives each category its own colour family (the previous
+    design: nearest-centroid accuracy ~1, one hue quadrant per category).
+    """
+    out, _ = stats_scenes
+    colours, cats = _object_colours(out, _load(out, 'train'))
+    assert len(cats) >= 400
+    chance = 1.0 / NUM_CATEGORIES
+    assert _nearest_centroid_accuracy(colours, cats) <= 3 * chance
+    # Every category's objects spread over the hue circle.
+    quadrants = _hue_quadrants(colours)
+    for c in np.unique(cats):
+        assert len(set(quadrants[cats == c].tolist())) >= 3, f'category {c}'
+    # And the per-category mean colours are alike: their spread is what sampling noise gives.
+    pooled_std = np.sqrt(np.mean([colours[cats == c].var(axis=0) for c in np.unique(cats)]))
+    centroids = np.stack([colours[cats == c].mean(axis=0) for c in np.unique(cats)])
+    assert np.abs(centroids - colours.mean(axis=0)).max() <= pooled_std
+
+
 def test_second_run_is_a_no_op_and_force_regenerates(tmp_path, capsys):
     out = tmp_path / 'demo'
-    params = {**PARAMS, 'num_images': 6}
+    params = {**PARAMS, 'num_train': 5, 'num_val': 1}
     ann = out / 'annotations' / 'instances_train.json'
     first = gen.generate(out, **params)
     assert not first['skipped'] and first['num_images'] == 6
@@ -225,43 +354,57 @@ def test_second_run_is_a_no_op_and_force_regenerates(tmp_path, capsys):
     assert (ann.stat().st_ino, ann.stat().st_mtime_ns) != (stat.st_ino, stat.st_mtime_ns)
 
     # The CLI says so, and exits 0.
-    argv = ['--out-dir', str(out), '--num-images', '6', '--img-size', '96']
+    argv = ['--out-dir', str(out), '--num-train', '5', '--num-val', '1']
     assert gen.main(argv) == 0
     assert 'up to date' in capsys.readouterr().out
+    assert gen.main([*argv, '--force']) == 0
+    printed = capsys.readouterr().out
+    assert 'wrote 6 images' in printed and 'chance precision' in printed
 
 
 def test_changed_params_or_missing_image_regenerate(tmp_path):
     out = tmp_path / 'demo'
-    gen.generate(out, **{**PARAMS, 'num_images': 8})
+    gen.generate(out, **{**PARAMS, 'num_train': 6, 'num_val': 2})
     # Other parameters: regenerated, and stale images of the old run are gone.
-    summary = gen.generate(out, **{**PARAMS, 'num_images': 5})
+    params = {**PARAMS, 'num_train': 4, 'num_val': 1}
+    summary = gen.generate(out, **params)
     assert not summary['skipped']
     on_disk = sorted(p.name for p in (out / 'images').rglob('*.jpg'))
     listed = sorted(im['file_name'] for s in SPLITS for im in _load(out, s)['images'])
     assert on_disk == listed and len(listed) == 5
     # A missing image (e.g. an interrupted copy) makes the output out of date.
     (out / 'images' / 'train' / listed[0]).unlink()
-    assert not gen.generate(out, **{**PARAMS, 'num_images': 5})['skipped']
+    assert not gen.generate(out, **params)['skipped']
+    assert gen.generate(out, **params)['skipped']
     # A json without the stored parameters is never taken as up to date.
     ann = out / 'annotations' / 'instances_val.json'
     data = json.loads(ann.read_text())
     del data['info']['generator_params']
     ann.write_text(json.dumps(data))
-    assert not gen.generate(out, **{**PARAMS, 'num_images': 5})['skipped']
+    assert not gen.generate(out, **params)['skipped']
     assert not list(out.rglob('*.tmp'))
 
 
 @pytest.mark.parametrize(
-    'bad',
+    'bad, option',
     [
-        {'num_images': 0},
-        {'img_size': 16},
-        {'min_objects': 3, 'max_objects': 2},
-        {'max_objects': 11},
-        {'val_fraction': 1.0},
+        ({'num_train': 0}, '--num-train'),
+        ({'num_train': 2.5}, '--num-train'),
+        ({'num_val': -1}, '--num-val'),
+        ({'img_size': 16}, '--img-size'),
+        ({'seed': -1}, '--seed'),
+        ({'min_objects': 0}, '--min-objects'),
+        ({'min_objects': 3, 'max_objects': 2}, '--max-objects'),
+        ({'max_objects': NUM_CATEGORIES + 1}, '--max-objects'),
     ],
 )
-def test_bad_parameters_are_rejected(tmp_path, bad):
-    with pytest.raises(ValueError):
+def test_bad_parameters_are_rejected(tmp_path, bad, option):
+    with pytest.raises(ValueError, match=option):
         gen.generate(tmp_path / 'demo', **{**PARAMS, **bad})
+    assert not (tmp_path / 'demo').exists()
+
+
+def test_cli_names_the_bad_option(tmp_path, capsys):
+    assert gen.main(['--out-dir', str(tmp_path / 'demo'), '--img-size', '20']) == 2
+    assert '--img-size' in capsys.readouterr().err
     assert not (tmp_path / 'demo').exists()

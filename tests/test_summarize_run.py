@@ -44,3 +44,55 @@ def test_missing_scalars_names_the_folder(repo_root, tmp_path):
     )
     assert result.returncode != 0
     assert f'no */vis_data/scalars.json under {tmp_path}' in result.stderr
+
+
+def write_run(root, records, queue_length=512):
+    vis = root / '20260101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    vis.joinpath('scalars.json').write_text('\n'.join(json.dumps(r) for r in records))
+    vis.joinpath('config.py').write_text(
+        'model = dict(\n    head=dict(topk=3),\n    memory=dict(banks=dict(g=256, z=128), '
+        f"length={queue_length}, type='QueueMemory'),\n    type='MLS')\n"
+    )
+    return root
+
+
+def summarize(repo_root, run):
+    script = repo_root / 'tools/analysis/summarize_run.py'
+    return subprocess.run(
+        [sys.executable, str(script), str(run)], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def health(step, erank, cos, nce):
+    return dict(
+        loss_nce=nce,
+        loss_ml=0.2,
+        z_queue_cos=cos,
+        queue_mean_norm=0.5,
+        z_align=-0.3,
+        queue_erank=erank,
+        step=step,
+    )
+
+
+def test_verdict_collapsed_and_stopped(repo_root, tmp_path):
+    records = [dict(knn_mAP=9.3, step=0)]
+    records += [health(s, erank=30 - s, cos=0.1, nce=6.0) for s in range(1, 29)]
+    records.append(dict(knn_mAP=8.9, step=28))
+    out = summarize(repo_root, write_run(tmp_path / 'run', records))
+    assert 'COLLAPSED: the queue of projections spans 3.0 effective dimensions' not in out
+    assert 'COLLAPSED: the queue of projections spans 2.5 effective dimensions' in out
+    assert 'STOPPED LEARNING: the kNN mAP ended at 8.90, not above its start 9.30' in out
+    # ln(513) = 6.24: a loss of 6.0 is within 0.5 nat of it.
+    assert 'STOPPED LEARNING: loss_nce ended at 6.00, within 0.5 of ln(D + 1) = 6.24' in out
+    assert 'LEARNED' not in out
+
+
+def test_verdict_learned(repo_root, tmp_path):
+    records = [dict(knn_mAP=9.3, step=0)]
+    records += [health(s, erank=20.0, cos=0.1, nce=4.2) for s in range(1, 21)]
+    records.append(dict(knn_mAP=12.3, step=20))
+    out = summarize(repo_root, write_run(tmp_path / 'run', records))
+    assert 'LEARNED: kNN mAP 9.30 -> 12.30 (+3.00), 2.04 nat below ln(D + 1), no collapse' in out
+    assert 'COLLAPSED' not in out and 'STOPPED' not in out

@@ -32,7 +32,7 @@ Examples:
     python tools/analysis/compare_pretraining.py --datasets coco_scenes \\
         --methods mls infonce random_init --seeds 0 1 2 --out-dir work_dirs/comparison
     python tools/analysis/compare_pretraining.py --datasets coco_scenes --methods mls \\
-        --bce-warmup 10 --tag mls_warmup10 --seeds 0
+        --bce-warmup 10 10 --tag mls_warmup10 --seeds 0
 """
 
 import argparse
@@ -96,8 +96,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--bce-warmup',
         type=int,
-        metavar='EPOCHS',
-        help='MLS only: InfoNCE alone for this many epochs, then the BCE (BCEWarmupHook)',
+        nargs=2,
+        metavar=('BEGIN', 'END'),
+        help='MLS only: InfoNCE alone before epoch BEGIN, the BCE ramped in linearly up to '
+        'epoch END (BCEWarmupHook; BEGIN = END switches it on at once)',
     )
     parser.add_argument(
         '--cfg-options',
@@ -130,17 +132,17 @@ def dataset_config(name: str, data_root: str, args: argparse.Namespace) -> Confi
         raise FileNotFoundError(f'{name}: data folder not found: {root} (see --data-root)')
     for loader in (cfg.train_dataloader, cfg.knn_dataloader, cfg.knn_val_dataloader):
         loader.dataset.data_root = root
-    for hook in cfg.custom_hooks:
-        if hook['type'] == 'KNNMultiLabelHook':
-            hook['bank_dataloader'] = cfg.knn_dataloader
-            hook['query_dataloader'] = cfg.knn_val_dataloader
-            if args.knn_interval:
-                hook['interval'] = args.knn_interval
     if args.epochs:
         cfg.train_cfg.max_epochs = args.epochs
         cfg.param_scheduler[0].update(T_max=args.epochs, end=args.epochs)
     cfg.default_hooks.checkpoint.interval = cfg.train_cfg.max_epochs
     cfg.merge_from_dict(args.cfg_options)
+    for hook in cfg.custom_hooks:  # the monitors read the loaders as overridden
+        if hook['type'] == 'KNNMultiLabelHook':
+            hook['bank_dataloader'] = cfg.knn_dataloader
+            hook['query_dataloader'] = cfg.knn_val_dataloader
+            if args.knn_interval:
+                hook['interval'] = args.knn_interval
     return cfg
 
 
@@ -151,7 +153,8 @@ def method_config(base: Config, method: str, seed: int, args: argparse.Namespace
     if method == 'mls':
         cfg.merge_from_dict(args.mls_options)
         if args.bce_warmup:
-            cfg.custom_hooks.append(dict(type='BCEWarmupHook', end=args.bce_warmup))
+            begin, end = args.bce_warmup
+            cfg.custom_hooks.append(dict(type='BCEWarmupHook', begin=begin, end=end))
         return cfg
     cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'BCEWarmupHook']
     if method == 'infonce':

@@ -18,6 +18,9 @@ on the sphere's tangent plane (the part that moves ``z1``). Per term:
 Examples:
     python tools/analysis/gradient_probe.py work_dirs/run/config.py \\
         work_dirs/run/epoch_10.pth work_dirs/run/epoch_40.pth --out probe.json
+    # what the BCE would push on an InfoNCE-only run's states
+    python tools/analysis/gradient_probe.py work_dirs/infonce/config.py \\
+        work_dirs/infonce/epoch_10.pth --bce
 """
 
 import argparse
@@ -64,7 +67,7 @@ def probe(cfg: Config, checkpoint: str, batches: int) -> Dict[str, Dict[str, flo
         z1 = z1.detach().requires_grad_()
         losses = model.head.loss(z1, z2, g1, model.memory)
         for name, value in losses.items():
-            (grad,) = torch.autograd.grad(value, z1)
+            (grad,) = torch.autograd.grad(value, z1, retain_graph=True)
             stats.setdefault(name, []).append(term_stats(grad, z1.detach(), queue_mean))
     return {
         name: {key: sum(s[key] for s in runs) / len(runs) for key in runs[0]}
@@ -78,8 +81,16 @@ def main() -> None:
     parser.add_argument('checkpoints', nargs='+')
     parser.add_argument('--batches', type=int, default=4, help='training batches per checkpoint')
     parser.add_argument('--out', help='also write the results to this json file')
+    parser.add_argument(
+        '--bce',
+        action='store_true',
+        help="probe the paper's BCE (lambda 0.5) also where the run trained without it "
+        '(head.loss_ml=None): what it would push at that state',
+    )
     args = parser.parse_args()
     cfg = Config.fromfile(args.config)
+    if args.bce and cfg.model.head.get('loss_ml') is None:
+        cfg.model.head.loss_ml = dict(type='MultiLabelBCELoss', loss_weight=0.5)
     results = {}
     for checkpoint in args.checkpoints:
         results[checkpoint] = probe(cfg, checkpoint, args.batches)

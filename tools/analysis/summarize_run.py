@@ -2,10 +2,19 @@
 
 Reads the newest ``*/vis_data/scalars.json`` of a work dir and prints the loss
 terms at the start and the end of training, the kNN multi-label mAP before
-and after (``KNNMultiLabelHook``) and the pseudo-label precision against
-random queue entries (``PseudoLabelPrecisionHook``); with ``--curves`` it also
-draws them (``tools/analysis/plot_training_curves.py``). ``make demo`` ends
-with it.
+and after (``KNNMultiLabelHook``), the pseudo-label precision against random
+queue entries (``PseudoLabelPrecisionHook``) and the projection's health
+(``projection_health``), then says in words whether the run learned:
+
+- ``collapsed``: the centred queue ``Q_z`` spans fewer than 3 effective
+  dimensions, or the mean cosine ``z1 Q_z^T`` is above 0.5, at the end;
+- ``stopped learning``: the kNN mAP ended at or below its start, or
+  ``loss_nce`` ended within 0.5 nat of ``ln(D + 1)``, the loss of a
+  projection that tells no image apart (``D`` read from the run's config);
+- ``learned``: neither, with the kNN mAP above its start.
+
+With ``--curves`` it also draws them (``tools/analysis/plot_training_curves.py``).
+``make demo`` ends with it.
 
 Examples:
     python tools/analysis/summarize_run.py work_dirs/demo --curves work_dirs/demo/curves.png
@@ -14,13 +23,19 @@ Examples:
 import argparse
 import glob
 import json
+import math
 import os.path as osp
+import re
 import subprocess
 import sys
 from statistics import mean
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 Series = Dict[str, List[Tuple[int, float]]]
+HEALTH = ('z_queue_cos', 'queue_mean_norm', 'z_align', 'queue_erank')
+COLLAPSED_ERANK = 3.0
+COLLAPSED_COS = 0.5
+UNIFORM_MARGIN = 0.5
 
 
 def read_series(run: str) -> Tuple[str, Series]:
@@ -48,6 +63,60 @@ def head_and_tail(points: List[Tuple[int, float]], share: float = 0.1) -> Tuple[
     return mean(v for _, v in points[:n]), mean(v for _, v in points[-n:])
 
 
+def queue_length(scalars_json: str) -> Optional[int]:
+    """``model.memory.length`` (MLS) or ``model.queue_len`` (MoCo) of the run's dumped config."""
+    config = osp.join(osp.dirname(scalars_json), 'config.py')
+    if not osp.isfile(config):
+        return None
+    with open(config) as f:
+        text = f.read()
+    # The dumped config is flat Python; the first queue length in the model dict is the one.
+    found = re.search(r'memory=dict\(.*?\blength=(\d+)', text) or re.search(
+        r'queue_len=(\d+)', text
+    )
+    return int(found.group(1)) if found else None
+
+
+def verdict(series: Series, length: Optional[int]) -> List[str]:
+    """Whether the run learned, collapsed or stopped learning, with the numbers that say so."""
+    problems = []
+    if 'queue_erank' in series:
+        _, erank = head_and_tail(series['queue_erank'])
+        _, cos = head_and_tail(series['z_queue_cos'])
+        if erank < COLLAPSED_ERANK or cos > COLLAPSED_COS:
+            problems.append(
+                f'COLLAPSED: the queue of projections spans {erank:.1f} effective dimensions '
+                f'and the mean cosine z1 Q_z is {cos:.2f} at the end (collapse: < '
+                f'{COLLAPSED_ERANK:.0f} dimensions or > {COLLAPSED_COS})'
+            )
+    knn = series.get('knn_mAP', [])
+    if len(knn) > 1 and knn[-1][1] <= knn[0][1]:
+        problems.append(
+            f'STOPPED LEARNING: the kNN mAP ended at {knn[-1][1]:.2f}, not above its start '
+            f'{knn[0][1]:.2f}'
+        )
+    if 'loss_nce' in series and length:
+        uniform = math.log(length + 1)
+        _, last = head_and_tail(series['loss_nce'])
+        if last > uniform - UNIFORM_MARGIN:
+            problems.append(
+                f'STOPPED LEARNING: loss_nce ended at {last:.2f}, within {UNIFORM_MARGIN} of '
+                f'ln(D + 1) = {uniform:.2f}, where no image is told apart'
+            )
+    if problems:
+        return problems
+    if len(knn) > 1:
+        below = ''
+        if length and 'loss_nce' in series:
+            gap = math.log(length + 1) - head_and_tail(series['loss_nce'])[1]
+            below = f', {gap:.2f} nat below ln(D + 1)'
+        return [
+            f'LEARNED: kNN mAP {knn[0][1]:.2f} -> {knn[-1][1]:.2f} '
+            f'({knn[-1][1] - knn[0][1]:+.2f}){below}, no collapse'
+        ]
+    return []
+
+
 def summary(series: Series) -> List[str]:
     lines = []
     if series:  # the loss log may skip the last iterations; the monitors log at the end
@@ -73,6 +142,13 @@ def summary(series: Series) -> List[str]:
             f'with their query, {random:.3f} for random entries (last {n} measurements; '
             f"{own:.1%} were the query's own image and are left out)"
         )
+    if 'queue_erank' in series:
+        first, last = zip(*(head_and_tail(series[key]) for key in HEALTH))
+        lines.append(
+            'projection health, first -> last 10% (mean z1 Q_z, |mean Q_z|, cos(mean z1, '
+            'mean Q_z), effective rank of Q_z): '
+            + ', '.join(f'{a:.2f} -> {b:.2f}' for a, b in zip(first, last))
+        )
     return lines
 
 
@@ -86,7 +162,7 @@ def main() -> None:
     if not lines:
         sys.exit(f'{path}: no training scalars logged yet')
     print(f'Summary of {path}:')
-    print('\n'.join(f'  {line}' for line in lines))
+    print('\n'.join(f'  {line}' for line in lines + verdict(series, queue_length(path))))
     if args.curves:
         script = osp.join(osp.dirname(osp.abspath(__file__)), 'plot_training_curves.py')
         subprocess.run([sys.executable, script, args.work_dir, '--out', args.curves], check=True)
