@@ -321,9 +321,11 @@ def markdown_table(results: List[dict]) -> str:
             if not values:
                 cells.append('-')
                 continue
-            spread = f' +- {fmt.format(stdev(values))}' if len(values) > 1 else ''
+            if len(values) == 1:
+                cells.append(fmt.format(values[0]))
+                continue
             every = ' / '.join(fmt.format(v) for v in values)
-            cells.append(f'{fmt.format(mean(values))}{spread} ({every})')
+            cells.append(f'{fmt.format(mean(values))} +- {fmt.format(stdev(values))} ({every})')
         rows.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(rows) + '\n'
 
