@@ -82,3 +82,38 @@ def test_benchmark_takes_the_pretrained_checkpoint_one_way(path):
     assert cfg.model.get('pretrained') is None
     text = cfg.pretty_text
     assert 'open-mmlab://' not in text and 'torchvision://' not in text
+
+
+SMALL_REAL = [
+    ('mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py', 1601),
+    ('mls_resnet18_1xb32-coslr-40e_voc-animals-64px.py', 1879),
+]
+
+
+@pytest.mark.parametrize('name,num_images', SMALL_REAL, ids=[n for n, _ in SMALL_REAL])
+def test_small_configs_follow_the_queue_rule(repo_root, name, num_images):
+    """README, "Choosing D and k": D <= N / 3, k / D near the paper's 0.5 %, BCE warm-up on."""
+    import json
+
+    cfg = Config.fromfile(str(repo_root / 'configs/mls' / name))
+    root = repo_root / cfg.train_dataloader.dataset.data_root
+    ann = json.loads((root / cfg.train_dataloader.dataset.ann_file).read_text())
+    assert len(ann['images']) == num_images
+    length, topk = cfg.model.memory.length, cfg.model.head.topk
+    assert length <= num_images / 3 and length % cfg.train_dataloader.batch_size == 0
+    assert 0.003 <= topk / length <= 0.01
+    warmups = [h for h in cfg.custom_hooks if h['type'] == 'BCEWarmupHook']
+    assert len(warmups) == 1 and 0 < warmups[0]['end'] < cfg.train_cfg.max_epochs
+    knn = [h for h in cfg.custom_hooks if h['type'] == 'KNNMultiLabelHook'][0]
+    assert knn['bank_dataloader']['dataset']['data_root'] == cfg.train_dataloader.dataset.data_root
+    assert knn['query_dataloader']['dataset']['ann_file'].endswith('instances_val.json')
+
+
+def test_paper_configs_keep_the_paper_values(repo_root):
+    for epochs in (400, 800):
+        cfg = Config.fromfile(
+            str(repo_root / f'configs/mls/mls_resnet50_8xb32-coslr-{epochs}e_coco.py')
+        )
+        assert (cfg.model.memory.length, cfg.model.head.topk) == (4096, 20)
+        assert cfg.model.head.loss_ml.loss_weight == 0.5 and cfg.model.momentum == 0.005
+        assert not any(h['type'] == 'BCEWarmupHook' for h in cfg.custom_hooks)

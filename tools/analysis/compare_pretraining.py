@@ -154,6 +154,7 @@ def method_config(base: Config, method: str, seed: int, args: argparse.Namespace
         cfg.merge_from_dict(args.mls_options)
         if args.bce_warmup:
             begin, end = args.bce_warmup
+            cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'BCEWarmupHook']
             cfg.custom_hooks.append(dict(type='BCEWarmupHook', begin=begin, end=end))
         return cfg
     cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'BCEWarmupHook']
