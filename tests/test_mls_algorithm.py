@@ -41,12 +41,26 @@ def test_loss_and_tensor_modes():
     torch.manual_seed(0)
     model = tiny_mls()
     losses = model(views(0), mode='loss')
-    assert set(losses) == {'loss_nce', 'loss_ml'}
+    assert {k for k in losses if 'loss' in k} == {'loss_nce', 'loss_ml'}
+    health = {'z_queue_cos', 'z_mean_norm', 'queue_mean_norm', 'z_align', 'queue_erank'}
+    assert set(losses) - {'loss_nce', 'loss_ml'} == health
     assert all(torch.isfinite(v) and v.ndim == 0 for v in losses.values())
+    assert not any(losses[k].requires_grad for k in health)
     feats = model(views(1)[0], mode='tensor')
     assert isinstance(feats, tuple) and feats[-1].shape == (B, 64, 1, 1)
     with pytest.raises(ValueError, match='two views'):
         model(views(0)[:1], mode='loss')
+
+
+def test_health_scalars_can_be_turned_off_and_change_no_loss():
+    torch.manual_seed(0)
+    model = tiny_mls()
+    quiet = copy.deepcopy(model)
+    quiet.log_health = False
+    losses, quiet_losses = model(views(0), mode='loss'), quiet(views(0), mode='loss')
+    assert set(quiet_losses) == {'loss_nce', 'loss_ml'}
+    for key in quiet_losses:
+        torch.testing.assert_close(losses[key], quiet_losses[key])
 
 
 def test_keys_are_enqueued_after_the_loss():

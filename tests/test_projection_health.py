@@ -17,10 +17,17 @@ def unit(*shape, seed=0):
     return F.normalize(torch.randn(*shape, generator=torch.Generator().manual_seed(seed)), dim=1)
 
 
+def health_of(query, queue, dtype='float32'):
+    """projection_health against a QueueMemory holding exactly ``queue``."""
+    memory = QueueMemory(length=len(queue), banks=dict(z=queue.shape[1]), dtypes=dict(z=dtype))
+    memory.enqueue(z=queue)
+    return projection_health(query, *memory.moments('z'))
+
+
 def test_projection_health_matches_numpy():
     z1, queue = unit(8, 16, seed=1), unit(64, 16, seed=2)
     queue = F.normalize(queue + 0.7 * unit(1, 16, seed=3), dim=1)  # a shared component
-    health = projection_health(z1, queue)
+    health = health_of(z1, queue)
     a, q = z1.double().numpy(), queue.double().numpy()
     assert health['z_queue_cos'].item() == pytest.approx((a @ q.T).mean(), abs=1e-6)
     assert health['z_mean_norm'].item() == pytest.approx(np.linalg.norm(a.mean(0)), abs=1e-6)
@@ -32,16 +39,30 @@ def test_projection_health_matches_numpy():
     assert health['queue_erank'].item() == pytest.approx(np.exp(-(p * np.log(p)).sum()), rel=1e-4)
 
 
+def test_moments_of_an_int8_bank_match_its_dequantised_rows():
+    queue = unit(300, 16, seed=6)
+    memory = QueueMemory(length=300, banks=dict(z=16), dtypes=dict(z='int8'))
+    memory.enqueue(z=queue)
+    rows = memory.bank('z').double()
+    mean, second = memory.moments('z')
+    torch.testing.assert_close(mean.double(), rows.mean(0), rtol=0, atol=1e-6)
+    torch.testing.assert_close(second.double(), rows.T @ rows / 300, rtol=0, atol=1e-6)
+    float_health = health_of(unit(8, 16, seed=7), queue)
+    int8_health = health_of(unit(8, 16, seed=7), queue, dtype='int8')
+    for key, value in float_health.items():
+        assert int8_health[key].item() == pytest.approx(value.item(), rel=0.02, abs=0.01)
+
+
 def test_projection_health_sees_collapse():
-    spread = projection_health(unit(32, 16, seed=1), unit(512, 16, seed=2))
+    spread = health_of(unit(32, 16, seed=1), unit(512, 16, seed=2))
     assert spread['queue_erank'] > 14 and abs(spread['z_queue_cos']) < 0.05
     direction = unit(1, 16, seed=4)
     collapsed = F.normalize(direction + 0.05 * unit(512, 16, seed=5), dim=1)
-    health = projection_health(collapsed[:32], collapsed)
+    health = health_of(collapsed[:32], collapsed)
     assert health['z_queue_cos'] > 0.99 and health['z_align'] > 0.99
     # Two directions left: the centred queue spans about one dimension.
     two = F.normalize(torch.cat([direction.expand(256, 16), -direction.expand(256, 16)]), dim=1)
-    assert projection_health(two[:4], two)['queue_erank'].item() == pytest.approx(1.0, abs=1e-3)
+    assert health_of(two[:4], two)['queue_erank'].item() == pytest.approx(1.0, abs=1e-2)
 
 
 def fake_runner(head, iters_per_epoch=10, iteration=0):

@@ -141,6 +141,7 @@ def dataset_config(name: str, data_root: str, args: argparse.Namespace) -> Confi
         if hook['type'] == 'KNNMultiLabelHook':
             hook['bank_dataloader'] = cfg.knn_dataloader
             hook['query_dataloader'] = cfg.knn_val_dataloader
+            hook['min_positives'] = args.min_positives  # the curve's categories = the table's
             if args.knn_interval:
                 hook['interval'] = args.knn_interval
     return cfg

@@ -142,6 +142,6 @@ class MLS(BaseSelfSupervisor):
         # products survive the enqueue in backward, so the banks are not copied.
         losses = self.head.loss(z1, z2, g1, self.memory)
         if self.log_health:
-            losses.update(projection_health(z1.detach(), self.memory.bank('z')))
+            losses.update(projection_health(z1.detach(), *self.memory.moments('z')))
         self.memory.enqueue(g=g2, z=z2)
         return losses

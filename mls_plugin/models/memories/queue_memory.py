@@ -102,6 +102,24 @@ class QueueMemory(BaseModule):
             return stored.float() * getattr(self, f'scale_{name}')[:, None]
         return stored
 
+    @torch.no_grad()
+    def moments(self, name: str) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Mean row and second moment ``bank^T bank / length`` of bank ``name``, in float32.
+
+        Computed a bounded chunk of rows at a time, so an int8 bank is never
+        dequantised whole (what the projection's health scalars read every step).
+        """
+        dim = self.dims[name]
+        device = self._stored(name).device
+        total = torch.zeros(dim, device=device)
+        second = torch.zeros(dim, dim, device=device)
+        for slots, rows in self._chunks(name, torch.float32):
+            if name in self.quantised:
+                rows = rows * getattr(self, f'scale_{name}')[slots, None]
+            total += rows.sum(dim=0)
+            second += rows.t() @ rows
+        return total / self.length, second / self.length
+
     def next_slots(self, batch_size: int) -> slice:
         """The slots the next :meth:`enqueue` of ``batch_size`` keys per rank writes."""
         ptr = int(self.ptr)

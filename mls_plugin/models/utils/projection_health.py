@@ -6,7 +6,9 @@ import torch
 
 
 @torch.no_grad()
-def projection_health(query: torch.Tensor, queue: torch.Tensor) -> Dict[str, torch.Tensor]:
+def projection_health(
+    query: torch.Tensor, queue_mean: torch.Tensor, queue_second_moment: torch.Tensor
+) -> Dict[str, torch.Tensor]:
     """Describe L2-normalised queries ``z1`` against the key queue ``Q_z``.
 
     A projection that collapses, fully or in part, gives every image a shared
@@ -17,9 +19,14 @@ def projection_health(query: torch.Tensor, queue: torch.Tensor) -> Dict[str, tor
     where its lagging key encoder wrote the queue, which InfoNCE alone does
     not reward (its positive key comes from that same encoder).
 
+    The queue enters through its first two moments
+    (:meth:`QueueMemory.moments`), which are read chunk by chunk from any bank
+    dtype.
+
     Args:
         query (Tensor): ``(B, d)`` L2-normalised queries.
-        queue (Tensor): ``(D, d)`` L2-normalised keys.
+        queue_mean (Tensor): ``(d,)`` mean of the ``D`` L2-normalised keys.
+        queue_second_moment (Tensor): ``(d, d)`` matrix ``Q^T Q / D``.
 
     Returns:
         dict[str, Tensor]: Scalars (no ``loss`` in their names, so mmengine
@@ -35,12 +42,10 @@ def projection_health(query: torch.Tensor, queue: torch.Tensor) -> Dict[str, tor
           exponential of the entropy of its normalised covariance spectrum
           (Roy & Vetterli, 2007), between 1 and ``d``.
     """
-    query = query.float()
-    queue = queue.float()
-    query_mean = query.mean(dim=0)
-    queue_mean = queue.mean(dim=0)
-    centred = queue - queue_mean
-    eigvals = torch.linalg.eigvalsh(centred.T @ centred).clamp(min=0)
+    query_mean = query.float().mean(dim=0)
+    queue_mean = queue_mean.float()
+    covariance = queue_second_moment.float() - torch.outer(queue_mean, queue_mean)
+    eigvals = torch.linalg.eigvalsh(covariance).clamp(min=0)
     spectrum = eigvals / eigvals.sum().clamp(min=torch.finfo(eigvals.dtype).tiny)
     entropy = -(spectrum * spectrum.clamp(min=1e-12).log()).sum()
     align = torch.dot(query_mean, queue_mean) / (query_mean.norm() * queue_mean.norm()).clamp(
