@@ -96,3 +96,17 @@ def test_verdict_learned(repo_root, tmp_path):
     out = summarize(repo_root, write_run(tmp_path / 'run', records))
     assert 'LEARNED: kNN mAP 9.30 -> 12.30 (+3.00), 2.04 nat below ln(D + 1), no collapse' in out
     assert 'COLLAPSED' not in out and 'STOPPED' not in out
+
+
+def test_pseudo_label_verdict(repo_root, tmp_path):
+    def precision(step, top, random):
+        return dict(pl_precision=top, pl_precision_random=random, pl_self_share=0.0, step=step)
+
+    early = [precision(s, 0.9, 0.2) for s in range(1, 4)]  # outside the last 5: not counted
+    above = early + [precision(s, 0.3 + s / 100, 0.2) for s in range(4, 9)]
+    out = summarize(repo_root, write_run(tmp_path / 'above', above))
+    # Mean of 0.34 .. 0.38 = 0.36 against 0.20.
+    assert 'PSEUDO-LABELS ABOVE CHANCE: precision 0.360 against 0.200' in out and '(+0.160;' in out
+    at = [precision(s, 0.22, 0.2) for s in range(1, 6)]
+    out = summarize(repo_root, write_run(tmp_path / 'at', at))
+    assert 'PSEUDO-LABELS AT CHANCE: precision 0.220 against 0.200 for random queue entries' in out

@@ -36,6 +36,9 @@ HEALTH = ('z_queue_cos', 'queue_mean_norm', 'z_align', 'queue_erank')
 COLLAPSED_ERANK = 3.0
 COLLAPSED_COS = 0.5
 UNIFORM_MARGIN = 0.5
+# Five one-batch measurements of B x k pairs: at B = 32, k = 4 the difference of the two
+# precisions has a std of about 0.02, so +0.05 is clearly above chance.
+PSEUDO_LABEL_MARGIN = 0.05
 
 
 def read_series(run: str) -> Tuple[str, Series]:
@@ -75,6 +78,26 @@ def queue_length(scalars_json: str) -> Optional[int]:
         r'queue_len=(\d+)', text
     )
     return int(found.group(1)) if found else None
+
+
+def pseudo_label_precision(series: Series, last: int = 5) -> Tuple[int, float, float]:
+    """Number of measurements averaged, and the mean precision of the top-k and of random
+    queue entries over the last ``last`` measurements (one batch each: noisy alone)."""
+    n = min(last, len(series['pl_precision']))
+    precision = mean(v for _, v in series['pl_precision'][-n:])
+    return n, precision, mean(v for _, v in series['pl_precision_random'][-n:])
+
+
+def pseudo_label_verdict(series: Series) -> List[str]:
+    """Whether the pseudo-positives share categories more often than random queue entries."""
+    if 'pl_precision' not in series:
+        return []
+    _, precision, random = pseudo_label_precision(series)
+    state = 'ABOVE CHANCE' if precision - random >= PSEUDO_LABEL_MARGIN else 'AT CHANCE'
+    return [
+        f'PSEUDO-LABELS {state}: precision {precision:.3f} against {random:.3f} for random '
+        f'queue entries ({precision - random:+.3f}; above chance: >= +{PSEUDO_LABEL_MARGIN})'
+    ]
 
 
 def verdict(series: Series, length: Optional[int]) -> List[str]:
@@ -133,9 +156,7 @@ def summary(series: Series) -> List[str]:
             f'(best {best:.2f} at iter {best_step})'
         )
     if 'pl_precision' in series:
-        n = min(5, len(series['pl_precision']))
-        precision = mean(v for _, v in series['pl_precision'][-n:])
-        random = mean(v for _, v in series['pl_precision_random'][-n:])
+        n, precision, random = pseudo_label_precision(series)
         own = mean(v for _, v in series.get('pl_self_share', [(0, 0.0)])[-n:])
         lines.append(
             f'pseudo-label precision: {precision:.3f} of the top-k queue entries share a category '
@@ -162,7 +183,12 @@ def main() -> None:
     if not lines:
         sys.exit(f'{path}: no training scalars logged yet')
     print(f'Summary of {path}:')
-    print('\n'.join(f'  {line}' for line in lines + verdict(series, queue_length(path))))
+    print(
+        '\n'.join(
+            f'  {line}'
+            for line in lines + verdict(series, queue_length(path)) + pseudo_label_verdict(series)
+        )
+    )
     if args.curves:
         script = osp.join(osp.dirname(osp.abspath(__file__)), 'plot_training_curves.py')
         subprocess.run([sys.executable, script, args.work_dir, '--out', args.curves], check=True)

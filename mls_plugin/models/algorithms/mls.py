@@ -12,7 +12,7 @@ from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import projection_health
+from ..utils import projection_health, uses_split_batch_norm
 
 
 @MODELS.register_module()
@@ -89,6 +89,7 @@ class MLS(BaseSelfSupervisor):
             )
         online = nn.Sequential(self.backbone, self.neck)
         self.target_net = ExponentialMovingAverage(online, momentum)
+        self._split_bn = uses_split_batch_norm(online)
 
     def _encode(self, backbone: nn.Module, neck: nn.Module, img: torch.Tensor) -> Tuple:
         """Pooled backbone feature ``g`` and normalised projection ``z``."""
@@ -127,9 +128,10 @@ class MLS(BaseSelfSupervisor):
             self.target_net.update_parameters(nn.Sequential(self.backbone, self.neck))
             key_backbone, key_neck = self.target_net.module
             view2 = inputs[1]
-            # Shuffle-BN (MoCo): keys of one rank must not share BN statistics
-            # with their own queries, else BN leaks a shortcut.
-            shuffle = get_world_size() > 1
+            # Shuffle-BN (MoCo): a key must not share BN statistics with its own
+            # query, else BN leaks a shortcut. The keys are shuffled across ranks,
+            # and across the splits of a SplitBN batch on one process.
+            shuffle = get_world_size() > 1 or self._split_bn
             if shuffle:
                 view2, idx_unshuffle = batch_shuffle_ddp(view2)
             g2, z2 = self._encode(key_backbone, key_neck, view2)
