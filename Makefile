@@ -10,10 +10,8 @@ setup:
 	bash tools/install.sh
 
 demo: setup
-	# the demo config's scale (240 + 60 images at 96 px) until it is re-tuned to the full set
-	$(PY) tools/generate_demo_scenes.py --out-dir data/demo_scenes --num-train 240 --num-val 60 \
-		--img-size 96
-	$(PY) tools/train.py configs/mls/mls_resnet18_1xb32-coslr-50e_demo-scenes_monitors.py \
+	$(PY) tools/generate_demo_scenes.py --out-dir data/demo_scenes
+	$(PY) tools/train.py configs/mls/mls_resnet18_1xb32-coslr-18e_demo-scenes-64px.py \
 		--work-dir work_dirs/demo $(ARGS)
 	$(PY) tools/analysis/summarize_run.py work_dirs/demo --curves work_dirs/demo/curves.png
 

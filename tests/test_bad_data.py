@@ -112,7 +112,7 @@ def test_training_skips_and_reports_unreadable_images(repo_root, tmp_path):
     cmd = [
         sys.executable,
         'tools/train.py',
-        'configs/mls/mls_resnet18_1xb32-coslr-50e_demo-scenes.py',
+        'tests/configs/mls_resnet18_cpu-e2e.py',
     ]
     cmd += ['--work-dir', str(work), '--cfg-options', *(f'{k}={v}' for k, v in opts.items())]
     res = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=300)

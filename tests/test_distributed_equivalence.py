@@ -18,7 +18,7 @@ import torch
 pytestmark = pytest.mark.slow
 
 CONFIG = """
-_base_ = '{repo}/configs/mls/mls_resnet18_1xb32-coslr-50e_demo-scenes.py'
+_base_ = '{repo}/tests/configs/mls_resnet18_cpu-e2e.py'
 custom_imports = dict(imports=['mls_plugin', 'rank_state_dump'], allow_failed_imports=False)
 custom_hooks = [dict(type='DumpRankStateHook')]
 model = dict(

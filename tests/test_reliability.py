@@ -104,7 +104,7 @@ def test_training_that_diverges_stops_with_the_last_good_state(repo_root, coco_t
     cmd = [
         sys.executable,
         'tools/train.py',
-        'configs/mls/mls_resnet18_1xb32-coslr-50e_demo-scenes.py',
+        'tests/configs/mls_resnet18_cpu-e2e.py',
     ]
     cmd += ['--work-dir', str(tmp_path), '--cfg-options', *(f'{k}={v}' for k, v in opts.items())]
     res = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=300)

@@ -11,7 +11,7 @@ import mls_plugin  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
-CONFIG = 'configs/mls/mls_resnet18_1xb32-coslr-50e_demo-scenes.py'
+CONFIG = 'tests/configs/mls_resnet18_cpu-e2e.py'
 
 
 def train(repo_root, coco_tiny, work, max_epochs, *extra):

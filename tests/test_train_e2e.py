@@ -15,7 +15,7 @@ import mls_plugin  # noqa: F401  (the checkpoint allow-list)
 
 pytestmark = pytest.mark.slow
 
-CONFIG = 'configs/mls/mls_resnet18_1xb32-coslr-50e_demo-scenes.py'
+CONFIG = 'tests/configs/mls_resnet18_cpu-e2e.py'
 
 
 def overrides(coco_tiny, epochs):

@@ -1,8 +1,8 @@
-# A CPU-sized MLS run (minutes on 2 cores) on the generated demo scenes:
-#   python tools/generate_demo_scenes.py && python tools/train.py THIS_CONFIG
-# ResNet-18 at 96 px, queue 1024, 50 epochs (~350 iterations, ~2.5 min on 2 cores);
-# everything else as the paper's recipe.
-_base_ = './mls_resnet50_8xb32-coslr-800e_coco.py'
+# The end-to-end tests' CPU config: the paper's recipe with a full-width ResNet-18 at 96 px
+# and a queue of 1024. Each test sets the data folder (`train_dataloader.dataset.data_root`)
+# and shrinks batch, queue and epochs; `make demo` runs
+# configs/mls/mls_resnet18_1xb32-coslr-18e_demo-scenes-64px.py instead.
+_base_ = '../../configs/mls/mls_resnet50_8xb32-coslr-800e_coco.py'
 
 model = dict(
     backbone=dict(depth=18),
