@@ -1,6 +1,10 @@
 import os
 from pathlib import Path
 
+# The suite is the CPU suite, also on a machine with GPUs: hidden before torch is imported, and
+# inherited by the subprocesses the tests start.
+os.environ['CUDA_VISIBLE_DEVICES'] = ''
+
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

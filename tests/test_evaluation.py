@@ -156,6 +156,12 @@ def test_precision_hook_mirrors_the_queue(tmp_path):
     restored.after_load_checkpoint(runner, checkpoint)
     restored.before_train(runner)
     assert restored._slot_ids.tolist() == [1, 3, 2, 3]
+    # A checkpoint loaded elsewhere (stand-in for CUDA: another dtype) comes back as CPU longs,
+    # the index type of the CPU label matrix.
+    checkpoint['pseudo_label_slot_ids'] = checkpoint['pseudo_label_slot_ids'].to(torch.int32)
+    moved = PseudoLabelPrecisionHook(interval=3)
+    moved.after_load_checkpoint(runner, checkpoint)
+    assert moved._slot_ids.dtype == torch.long and moved._slot_ids.device.type == 'cpu'
 
 
 def test_precision_hook_needs_labels(tmp_path):

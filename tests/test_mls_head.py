@@ -235,18 +235,24 @@ def test_cpu_autocast_bfloat16_matches_float32(inputs, g_dtype):
     assert torch.allclose(amp_grad, ref_grad, rtol=0.05, atol=0.02 * ref_grad.abs().max())
 
 
-def test_pseudo_labels_are_ranked_in_float32_under_autocast():
+@pytest.mark.parametrize('source', ['g', 'z'])
+def test_pseudo_labels_are_ranked_in_float32_under_autocast(source):
     """Neighbours 5e-4 apart in cosine share one bfloat16 value (spacing 2^-8 near 1): the
-    labels must still be the true top-k, as with float32 everywhere."""
+    labels must still be the true top-k, as with float32 everywhere, from either bank."""
     cos = 0.95 + 5e-4 * torch.arange(D, dtype=torch.float32)  # slot D-1 is the closest
-    queue_g = torch.zeros(D, DG)
-    queue_g[:, 0] = cos
-    queue_g[torch.arange(D), 1 + torch.arange(D) % (DG - 1)] = (1 - cos**2).sqrt()
-    g1 = torch.zeros(B, DG)
-    g1[:, 0] = 1
-    z = F.normalize(torch.randn(B, DZ), dim=1)
-    memory = memory_of(F.normalize(torch.randn(D, DZ), dim=1), queue_g, dict(g='float32'))
-    head = MLSHead(loss_ml=None, topk=K)
+    dim = DG if source == 'g' else DZ
+    queue = torch.zeros(D, dim)
+    queue[:, 0] = cos
+    queue[torch.arange(D), 1 + torch.arange(D) % (dim - 1)] = (1 - cos**2).sqrt()
+    query = torch.zeros(B, dim)
+    query[:, 0] = 1
+    other = lambda n, d: F.normalize(torch.randn(n, d), dim=1)  # noqa: E731
+    if source == 'g':
+        g1, z, queue_g, queue_z = query, other(B, DZ), queue, other(D, DZ)
+    else:
+        g1, z, queue_g, queue_z = other(B, DG), query, other(D, DG), queue
+    memory = memory_of(queue_z, queue_g, dict(g='float32'))
+    head = MLSHead(loss_ml=None, topk=K, label_source=source)
     head.record_pseudo_labels = True
     with torch.autocast('cpu', dtype=torch.bfloat16):
         head.loss(z, z, g1, memory)

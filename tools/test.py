@@ -17,7 +17,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 # Importing mls_plugin also registers its components.
-from mls_plugin.utils import close_distributed, prepare_cpu_distributed
+from mls_plugin.utils import close_distributed, prepare_cpu_distributed, prepare_determinism
 
 
 def parse_args() -> argparse.Namespace:
@@ -58,14 +58,17 @@ def main() -> None:
     # Runner.test() does not run init_weights: the pretrained backbone file
     # is not needed, all weights come from this checkpoint.
     cfg.load_from = args.checkpoint
+    prepare_determinism(cfg)
     prepare_cpu_distributed(cfg)
     loader = cfg.get('test_dataloader')
     if loader is not None and loader.get('num_workers', 0) == 0:
         loader['persistent_workers'] = False
+    finished = False
     try:
         Runner.from_cfg(cfg).test()
+        finished = True
     finally:
-        close_distributed()
+        close_distributed(wait_for_others=finished)
 
 
 if __name__ == '__main__':

@@ -28,6 +28,7 @@ from mls_plugin.utils import (
     check_queue_fits_global_batch,
     close_distributed,
     prepare_cpu_distributed,
+    prepare_determinism,
 )
 
 
@@ -126,10 +127,13 @@ def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     check_queue_fits_global_batch(cfg)
+    prepare_determinism(cfg)
     prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    finished = False
     try:
         runner.train()
+        finished = True
     except NonFiniteLossError:
         # The step was refused before backward: these are the last good weights.
         path = f'before_nonfinite_iter_{runner.iter + 1}.pth'
@@ -137,7 +141,7 @@ def main() -> None:
         runner.logger.error(f'non-finite loss: saved the last good state as {path}')
         raise
     finally:
-        close_distributed()
+        close_distributed(wait_for_others=finished)
 
 
 if __name__ == '__main__':

@@ -2,6 +2,7 @@ from .atomic_local_backend import AtomicLocalBackend
 from .checkpoint_allowlist import checkpoint_safe_globals, register_checkpoint_safe_globals
 from .config_checks import check_queue_fits_global_batch
 from .cpu_distributed import close_distributed, prepare_cpu_distributed
+from .determinism import prepare_determinism
 
 __all__ = [
     'AtomicLocalBackend',
@@ -9,5 +10,6 @@ __all__ = [
     'checkpoint_safe_globals',
     'close_distributed',
     'prepare_cpu_distributed',
+    'prepare_determinism',
     'register_checkpoint_safe_globals',
 ]

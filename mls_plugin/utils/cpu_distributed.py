@@ -26,13 +26,21 @@ def prepare_cpu_distributed(cfg: Config) -> None:
             )
 
 
-def close_distributed() -> None:
+def close_distributed(wait_for_others: bool = True) -> None:
     """Destroy the process group, if any, before the interpreter exits.
 
     Left to interpreter shutdown, gloo's worker threads can be destroyed while
     still joinable ("terminate called without an active exception"), which
     turns a finished run into a failed exit code.
+
+    Args:
+        wait_for_others (bool): Meet the other ranks at a barrier first. Only
+            after success: a rank that failed must exit at once, so that
+            torchrun or ``srun --kill-on-bad-exit`` stops the job, instead of
+            waiting in a barrier the others never reach until the collective
+            timeout (30 minutes by default).
     """
     if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
+        if wait_for_others:
+            torch.distributed.barrier()
         torch.distributed.destroy_process_group()

@@ -155,4 +155,5 @@ class PseudoLabelPrecisionHook(Hook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if 'pseudo_label_slot_ids' in checkpoint:
-            self._slot_ids = checkpoint['pseudo_label_slot_ids'].clone()
+            # Kept on the CPU, where the labels it indexes live (mmengine may load onto the GPU).
+            self._slot_ids = checkpoint['pseudo_label_slot_ids'].detach().to('cpu', torch.long)

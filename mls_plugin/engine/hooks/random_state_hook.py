@@ -5,8 +5,15 @@ from typing import Optional
 
 import numpy as np
 import torch
+from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
+
+
+def _rng_tensor(state) -> torch.Tensor:
+    """A generator state as the CPU ByteTensor torch requires, wherever the checkpoint put it
+    (mmengine may load a resumed checkpoint onto the GPU)."""
+    return torch.as_tensor(state).to(device='cpu', dtype=torch.uint8)
 
 
 @HOOKS.register_module()
@@ -15,13 +22,16 @@ class RandomStateHook(Hook):
 
     mmengine checkpoints the model, optimizer, schedulers and counters, and
     re-seeds on resume, so augmentations after a resume differ from those of
-    an uninterrupted run. This hook stores the states of Python's ``random``,
-    NumPy's global generator and torch's CPU (and CUDA) generators in
-    ``checkpoint['meta']['random_state']`` and restores them when training
-    starts from a resumed checkpoint. Data-loader workers are seeded from the
-    torch generator each epoch, so with ``num_workers=0`` or non-persistent
-    workers a resumed single-process run repeats the uninterrupted one
-    exactly (in deterministic mode). The states are rank 0's.
+    an uninterrupted run. This hook stores, for every rank, the states of
+    Python's ``random``, NumPy's global generator, torch's CPU generator and
+    the generator of the rank's own CUDA device in
+    ``checkpoint['meta']['random_state']['ranks']`` and, when training starts
+    from a resumed checkpoint, gives each rank its own state back. Data-loader
+    workers are seeded from the torch generator each epoch, so with
+    ``num_workers=0`` or non-persistent workers a resumed run repeats the
+    uninterrupted one exactly (in deterministic mode). A resume with another
+    number of ranks cannot continue per-rank streams: the states are then
+    left as mmengine seeded them, with a warning.
     """
 
     priority = 'VERY_LOW'  # restore after every other before_train hook
@@ -30,14 +40,16 @@ class RandomStateHook(Hook):
         self._pending: Optional[dict] = None
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        # Every rank runs this hook (only rank 0 writes the file): gather all states.
         state = dict(
             python=random.getstate(),
             numpy=np.random.get_state(),
             torch=torch.get_rng_state(),
         )
         if torch.cuda.is_available() and torch.cuda.is_initialized():
-            state['cuda'] = torch.cuda.get_rng_state_all()
-        checkpoint.setdefault('meta', {})['random_state'] = state
+            state['cuda'] = torch.cuda.get_rng_state()  # this rank's device only
+        ranks = all_gather_object(state)
+        checkpoint.setdefault('meta', {})['random_state'] = dict(ranks=ranks)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         # The Runner may still re-seed after loading; apply the states when training starts.
@@ -46,11 +58,20 @@ class RandomStateHook(Hook):
     def before_train(self, runner) -> None:
         if self._pending is None:
             return
-        state, self._pending = self._pending, None
+        saved, self._pending = self._pending, None
+        ranks = saved['ranks'] if 'ranks' in saved else [saved]  # one-rank format of 2026-11
+        if len(ranks) != get_world_size():
+            runner.logger.warning(
+                f'RandomStateHook: the checkpoint holds the random states of {len(ranks)} '
+                f'rank(s) and this run has {get_world_size()}; the streams are not restored '
+                '(resume with as many ranks to repeat the uninterrupted run)'
+            )
+            return
+        state = ranks[get_rank()]
         python = state['python']
         random.setstate((python[0], tuple(python[1]), python[2]))
         np.random.set_state(tuple(state['numpy']))
-        torch.set_rng_state(state['torch'])
+        torch.set_rng_state(_rng_tensor(state['torch']))
         if 'cuda' in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state['cuda'])
+            torch.cuda.set_rng_state(_rng_tensor(state['cuda']))
         runner.logger.info('RandomStateHook: random generators restored from the checkpoint')

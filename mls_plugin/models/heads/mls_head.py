@@ -125,8 +125,10 @@ class MLSHead(BaseModule):
         with torch.no_grad(), torch.autocast(g1.device.type, enabled=False):
             if self.label_source == 'g':
                 scores = memory.similarity('g', g1.to(torch.promote_types(g1.dtype, torch.float32)))
-            else:
-                scores = l_queue
+            elif l_queue.dtype in (torch.float32, torch.float64):
+                scores = l_queue  # the same order as z1 Q_z^T (tau > 0)
+            else:  # a 16-bit product under autocast: rank a float32 one
+                scores = memory.similarity('z', z1.detach().float())
             pos_index = scores.topk(self.topk, dim=1, sorted=False).indices
         if self.record_pseudo_labels:
             self.last_pseudo_labels = pos_index
