@@ -115,7 +115,11 @@ def parse_args() -> argparse.Namespace:
         default={},
         help="overrides of MLS's own knobs, MLS only (e.g. model.head.topk=5)",
     )
-    parser.add_argument('--tag', help='name of the variant in OUT (default: the method)')
+    parser.add_argument(
+        '--tag',
+        help="name of MLS's variant in OUT (default: the method); with a single --methods, "
+        "that method's, e.g. --methods infonce --tag infonce_splitbn4",
+    )
     parser.add_argument('--min-positives', type=int, default=20)
     parser.add_argument('--knn-interval', type=int, help='epochs between kNN measurements')
     parser.add_argument('--markdown', help='write the table of every run in OUT to this file')
@@ -339,7 +343,8 @@ def main() -> None:
             base = dataset_config(dataset, args.data_root, args)
             for seed in args.seeds:
                 for method in args.methods:
-                    variant = args.tag if args.tag and method == 'mls' else method
+                    single = len(args.methods) == 1
+                    variant = args.tag if args.tag and (method == 'mls' or single) else method
                     run_one(dataset, method, variant, seed, base, args)
     table = markdown_table(collect(args.out_dir))
     print(table)
