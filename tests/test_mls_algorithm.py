@@ -1,4 +1,5 @@
 import copy
+from unittest import mock
 
 import pytest
 import torch
@@ -181,3 +182,32 @@ def test_feature_dims_must_match_the_queue(banks, match):
     model.memory = MODELS.build(dict(type='QueueMemory', length=QUEUE, banks=banks))
     with pytest.raises(ValueError, match=match):
         model(views(0), mode='loss')
+
+
+@pytest.mark.parametrize('momentum,warned', [(0.995, True), (0.6, True), (0.005, False)])
+def test_paper_m_typed_as_momentum_is_warned_about(momentum, warned):
+    from mmengine.logging import MMLogger
+
+    logger = MMLogger.get_current_instance()
+    with mock.patch.object(logger, 'warning') as warning, mock.patch.object(logger, 'log') as log:
+        MODELS.build(
+            dict(
+                type='MLS',
+                momentum=momentum,
+                backbone=dict(type='ResNet', depth=18, base_channels=8),
+                neck=dict(
+                    type='MoCoV2Neck',
+                    in_channels=64,
+                    hid_channels=32,
+                    out_channels=16,
+                    with_avg_pool=False,
+                ),
+                head=dict(type='MLSHead', topk=3),
+                memory=dict(type='QueueMemory', length=16, banks=dict(g=64, z=16)),
+            )
+        )
+    messages = [c.args[-1] for c in log.call_args_list + warning.call_args_list]
+    found = [m for m in messages if isinstance(m, str) and 'm = 0.995 is momentum=0.005' in m]
+    assert bool(found) == warned
+    if warned:
+        assert f'momentum={momentum}' in found[0]

@@ -1,11 +1,13 @@
 """MLS: Multi-Label Self-supervised learning (Zhu et al., ICCV 2023)."""
 
+import logging
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.dist import get_world_size
+from mmengine.logging import print_log
 from mmengine.model import ExponentialMovingAverage
 from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
@@ -75,6 +77,16 @@ class MLS(BaseSelfSupervisor):
             raise ValueError(
                 f'MLS: `momentum` must be in (0, 1] (mmengine EMA convention: '
                 f'the paper m = 0.995 is momentum=0.005), got {momentum}'
+            )
+        if momentum > 0.5:
+            # The paper's m = 0.995 typed as momentum=0.995 builds and trains, and the key
+            # encoder then copies the online one: not MLS.
+            print_log(
+                f'MLS: momentum={momentum} makes the key encoder follow the online one almost '
+                f'fully (mmengine EMA: key = (1 - momentum) * key + momentum * online). The '
+                f"paper's m = 0.995 is momentum=0.005; {momentum} is m = {1 - momentum:g}.",
+                logger='current',
+                level=logging.WARNING,
             )
         self.log_health = log_health
         self.memory = MODELS.build(memory)
