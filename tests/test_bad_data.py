@@ -121,3 +121,33 @@ def test_training_skips_and_reports_unreadable_images(repo_root, tmp_path):
     assert 'unreadable images were skipped in epoch 1' in log
     listed = (work / 'skipped_images_epoch_1.txt').read_text()
     assert 'broken_a.jpg' in listed and 'broken_b.jpg' in listed
+
+
+def test_a_file_found_broken_is_not_drawn_again_as_a_replacement(tmp_path, monkeypatch):
+    good, bad = write_images(tmp_path)
+    ds = SceneImageDataset(data_prefix=str(tmp_path), pipeline=PIPELINE, skip_unreadable=True)
+    names = [ds.get_data_info(i)['img_path'].rsplit('/', 1)[1] for i in range(len(ds))]
+    corrupt, rgb = names.index('corrupt.jpg'), names.index('rgb.jpg')
+    draws = iter([corrupt, corrupt, rgb])  # the random replacement picks the broken file first
+    monkeypatch.setattr(ds, '_rand_another', lambda: next(draws))
+    item = ds[corrupt]
+    skipped = item['data_samples'].metainfo['skipped_images']
+    assert len(skipped) == 1 and skipped[0].split(': ')[0].endswith('corrupt.jpg')
+
+
+def test_folder_listing_says_what_it_left_out(tmp_path):
+    from unittest import mock
+
+    from mmengine.logging import MMLogger
+
+    good, bad = write_images(tmp_path)
+    (tmp_path / 'gone.jpg').symlink_to(tmp_path / 'deleted.jpg')  # dangling
+    (tmp_path / 'sub').mkdir()
+    (tmp_path / 'sub' / 'labels.json').write_text('{}')
+    with mock.patch.object(MMLogger.get_current_instance(), 'warning') as warning:
+        ds = SceneImageDataset(data_prefix=str(tmp_path), pipeline=PIPELINE)
+    assert len(ds) == len(good) + len(bad)  # neither the link nor the other files
+    (message,), _ = warning.call_args
+    assert '1 broken symbolic link(s) (gone.jpg)' in message
+    assert '2 file(s) with other extensions (.json: 1, .txt: 1)' in message
+    assert str(tmp_path) in message

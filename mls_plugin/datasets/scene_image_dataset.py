@@ -1,10 +1,13 @@
 """Unlabelled scene images from a folder, a file list or a COCO json."""
 
 import json
+import os
 import os.path as osp
+from collections import Counter
 from typing import List
 
 from mmengine.fileio import get_file_backend
+from mmengine.logging import MMLogger
 from mmpretrain.datasets import CustomDataset
 from mmpretrain.registry import DATASETS
 
@@ -35,8 +38,9 @@ class SceneImageDataset(CustomDataset):
             transformed by another one instead of stopping. Each skipped file
             and its error travel with the batch (``skipped_images`` in the data
             sample's metainfo) so that ``SkippedImagesHook`` counts and reports
-            them at the end of the epoch. Defaults to False: the error stops
-            the run, naming the file.
+            them at the end of the epoch. A file found broken is never drawn
+            again as a replacement. Defaults to False: the error stops the
+            run, naming the file.
         **kwargs: Other arguments of mmpretrain's ``CustomDataset``
             (``pipeline``, ``extensions``, ``indices``, ...).
 
@@ -56,6 +60,7 @@ class SceneImageDataset(CustomDataset):
     ) -> None:
         kwargs.pop('with_label', None)
         self.skip_unreadable = skip_unreadable
+        self._broken = set()  # indices found unreadable (per data-loader worker)
         super().__init__(
             data_root=data_root,
             data_prefix=data_prefix,
@@ -81,10 +86,38 @@ class SceneImageDataset(CustomDataset):
             except RuntimeError as err:  # mmpretrain's "Found 0 files", which prints a dict
                 msg = f'SceneImageDataset: no images found in {self.img_prefix}'
                 raise ValueError(msg) from err
+            if not self.ann_file:
+                self._report_left_out()
         if not data_list:
             source = self.ann_file or self.img_prefix
             raise ValueError(f'SceneImageDataset: no images found in {source}')
         return data_list
+
+    def _report_left_out(self) -> None:
+        """Log once what a folder scan left out and why: files with other extensions and
+        symbolic links to nothing (mmengine's listing drops both without a word)."""
+        if not osp.isdir(self.img_prefix):
+            return  # a remote backend: nothing to compare with
+        broken, other = [], Counter()
+        for root, _, files in os.walk(self.img_prefix, followlinks=True):
+            for name in files:
+                path = osp.join(root, name)
+                if osp.islink(path) and not osp.exists(path):
+                    broken.append(osp.relpath(path, self.img_prefix))
+                elif not self.is_valid_file(name):
+                    other[osp.splitext(name)[1].lower() or '(none)'] += 1
+        parts = []
+        if broken:
+            shown = ', '.join(sorted(broken)[:3]) + (', ...' if len(broken) > 3 else '')
+            parts.append(f'{len(broken)} broken symbolic link(s) ({shown})')
+        if other:
+            kinds = ', '.join(f'{ext}: {n}' for ext, n in sorted(other.items()))
+            parts.append(f'{sum(other.values())} file(s) with other extensions ({kinds})')
+        if parts:
+            MMLogger.get_current_instance().warning(
+                f'SceneImageDataset: {self.img_prefix}: left out {" and ".join(parts)}; '
+                f'images are {", ".join(self.extensions)}'
+            )
 
     def _load_coco_images(self) -> List[dict]:
         with open(self.ann_file) as f:
@@ -124,12 +157,22 @@ class SceneImageDataset(CustomDataset):
                 data = self.prepare_data(idx)
             except UnreadableImageError as err:
                 skipped.append(str(err))
+                self._broken.add(idx)
                 data = None
             if data is not None:
                 if skipped:
                     data['data_samples'].set_metainfo(dict(skipped_images=skipped))
                 return data
-            idx = self._rand_another()
+            idx = self._another_unbroken()
         raise UnreadableImageError(
             f'{len(skipped)} images in a row could not be read; the last: {skipped[-1]}'
         )
+
+    def _another_unbroken(self) -> int:
+        """A random index not yet found broken."""
+        if len(self._broken) >= len(self):
+            raise UnreadableImageError(f'SceneImageDataset: all {len(self)} images are unreadable')
+        while True:
+            idx = self._rand_another()
+            if idx not in self._broken:
+                return idx
