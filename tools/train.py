@@ -15,27 +15,27 @@ Examples:
 """
 
 import argparse
-import os
 import os.path as osp
 
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mls_plugin.engine import NonFiniteLossError
 from mls_plugin.models import set_pretrained  # also registers components and the allow-list
 from mls_plugin.utils import (
+    add_launch_args,
+    apply_launch_args,
     check_queue_fits_global_batch,
-    close_distributed,
-    prepare_cpu_distributed,
-    prepare_determinism,
+    distributed_job,
+    drop_persistent_workers_without_workers,
+    parse_launch_args,
 )
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a model from an MMEngine config')
     parser.add_argument('config', help='config file path')
-    parser.add_argument('--work-dir', help='where logs and checkpoints go')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -55,33 +55,13 @@ def parse_args() -> argparse.Namespace:
         help='scale the lr by the actual global batch / auto_scale_lr.base_batch_size',
     )
     parser.add_argument('--no-validate', action='store_true', help='skip validation')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config keys, e.g. train_dataloader.batch_size=16 model.head.topk=5',
-    )
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher',
-    )
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_launch_args(parser, 'train_dataloader.batch_size=16 model.head.topk=5')
+    return parse_launch_args(parser)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command line on top of the config."""
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
-
+    apply_launch_args(cfg, args)
     if args.pretrained is not None:
         set_pretrained(cfg.model, args.pretrained)
 
@@ -115,11 +95,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
 
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(key)
-        if isinstance(loader, (dict, ConfigDict)) and loader.get('num_workers', 0) == 0:
-            # torch refuses persistent workers without worker processes.
-            loader['persistent_workers'] = False
+    drop_persistent_workers_without_workers(cfg)
     return cfg
 
 
@@ -127,21 +103,16 @@ def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     check_queue_fits_global_batch(cfg)
-    prepare_determinism(cfg)
-    prepare_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    finished = False
-    try:
-        runner.train()
-        finished = True
-    except NonFiniteLossError:
-        # The step was refused before backward: these are the last good weights.
-        path = f'before_nonfinite_iter_{runner.iter + 1}.pth'
-        runner.save_checkpoint(runner.work_dir, path)
-        runner.logger.error(f'non-finite loss: saved the last good state as {path}')
-        raise
-    finally:
-        close_distributed(wait_for_others=finished)
+    with distributed_job(cfg):
+        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        try:
+            runner.train()
+        except NonFiniteLossError:
+            # The step was refused before backward: these are the last good weights.
+            path = f'before_nonfinite_iter_{runner.iter + 1}.pth'
+            runner.save_checkpoint(runner.work_dir, path)
+            runner.logger.error(f'non-finite loss: saved the last good state as {path}')
+            raise
 
 
 if __name__ == '__main__':
