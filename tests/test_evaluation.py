@@ -173,3 +173,28 @@ def test_precision_hook_needs_labels(tmp_path):
         PseudoLabelPrecisionHook().before_train(runner)
     with pytest.raises(ValueError, match='interval'):
         PseudoLabelPrecisionHook(interval=0)
+
+
+def test_encode_batches_runs_in_eval_mode_without_grad_and_restores_training():
+    from mmpretrain.models.utils import SelfSupDataPreprocessor
+
+    from mls_plugin.evaluation import encode_batches
+
+    model = torch.nn.Module()
+    model.data_preprocessor = SelfSupDataPreprocessor(mean=[0.0] * 3, std=[1.0] * 3)
+    model.layer = torch.nn.BatchNorm2d(3)
+    model.train()
+    seen = []
+
+    def encode(inputs):
+        seen.append((model.layer.training, torch.is_grad_enabled()))
+        return inputs.sum()
+
+    batches = [dict(inputs=torch.ones(2, 3, 4, 4), data_samples=['a', 'b'])]
+    outputs = list(encode_batches(model, batches, encode))
+    assert seen == [(False, False)] and model.training
+    assert outputs[0][1] == ['a', 'b'] and float(outputs[0][0]) == 96.0
+    multi_view = [dict(inputs=[torch.ones(2, 3, 4, 4)] * 2, data_samples=None)]
+    with pytest.raises(TypeError, match='default_collate'):
+        list(encode_batches(model, multi_view, encode))
+    assert model.training

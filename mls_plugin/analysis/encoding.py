@@ -6,10 +6,10 @@ import torch
 import torch.nn as nn
 from mmengine.dataset import BaseDataset, default_collate
 
+from ..evaluation import encode_batches
 from .model_loading import momentum_encoder
 
 
-@torch.no_grad()
 def _encode(
     model: nn.Module,
     dataset: BaseDataset,
@@ -21,15 +21,16 @@ def _encode(
     if not hasattr(model, '_encode'):
         raise TypeError(f'{type(model).__name__} is not an MLS model (it has no `_encode`)')
     indices = list(indices)
-    gs, zs = [], []
-    for start in range(0, len(indices), batch_size):
-        batch = default_collate([dataset[i] for i in indices[start : start + batch_size]])
-        inputs = model.data_preprocessor(batch, False)['inputs']
-        # MLS's own definition of g and z, so the analysis sees what training ranks.
-        g, z = model._encode(backbone, neck, inputs)
-        gs.append(g.float())
-        zs.append(z.float())
-    return torch.cat(gs), torch.cat(zs)
+    chunks = (
+        default_collate([dataset[i] for i in indices[start : start + batch_size]])
+        for start in range(0, len(indices), batch_size)
+    )
+    # MLS's own definition of g and z, so the analysis sees what training ranks.
+    encoded = [
+        gz for gz, _ in encode_batches(model, chunks, lambda x: model._encode(backbone, neck, x))
+    ]
+    gs, zs = zip(*encoded)
+    return torch.cat(gs).float(), torch.cat(zs).float()
 
 
 def encode_online(
@@ -38,7 +39,7 @@ def encode_online(
     """The queries' ``(g1, z1)`` of ``dataset[indices]``, by the online backbone and neck.
 
     Args:
-        model (nn.Module): An MLS model in eval mode.
+        model (nn.Module): An MLS model (put in eval mode for the pass).
         dataset (BaseDataset): Single-view samples packed by ``PackInputs``.
         indices (Iterable[int]): The samples to encode, in this order.
         batch_size (int): Images per forward pass. Defaults to 32.

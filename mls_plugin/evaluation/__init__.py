@@ -1,6 +1,6 @@
 """Measurements of what a pretrained representation has learned."""
 
-from .features import extract_features
+from .features import encode_batches, extract_features
 from .knn import knn_multilabel_scores
 from .linear_probe import fit_linear_probe
 from .multilabel_map import evaluated_classes, multilabel_map
@@ -9,6 +9,7 @@ from .pseudo_label_precision import PseudoLabelCounts, pseudo_label_counts
 __all__ = [
     'PseudoLabelCounts',
     'evaluated_classes',
+    'encode_batches',
     'extract_features',
     'fit_linear_probe',
     'knn_multilabel_scores',

@@ -1,6 +1,6 @@
 """Frozen backbone features of a labelled dataset."""
 
-from typing import Optional, Tuple
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -9,6 +9,40 @@ from torch.utils.data import DataLoader
 
 
 @torch.no_grad()
+def encode_batches(
+    model: torch.nn.Module, batches: Iterable[dict], encode: Callable[[torch.Tensor], object]
+) -> Iterator[Tuple[object, List]]:
+    """The one batching core of every evaluation and analysis encoder.
+
+    Each collated batch goes through ``model.data_preprocessor`` (the model's
+    normalisation, as in training) and ``encode(inputs)``, without gradients
+    and with the model in eval mode, which is restored when the iteration ends
+    (so this can run in the middle of training).
+
+    Args:
+        model (nn.Module): An mmpretrain model with ``data_preprocessor``.
+        batches (Iterable[dict]): Single-view batches collated with
+            ``default_collate`` (a dataloader, or chunks of a dataset).
+        encode (Callable): Maps the ``(B, C, H, W)`` inputs to the outputs.
+
+    Yields:
+        tuple: ``encode(inputs)`` and the batch's data samples.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        for batch in batches:
+            data = model.data_preprocessor(batch, False)
+            if not isinstance(data['inputs'], torch.Tensor):
+                raise TypeError(
+                    'feature extraction needs single-view batches collated into one tensor: '
+                    "set the dataloader's collate_fn=dict(type='default_collate')"
+                )
+            yield encode(data['inputs']), data['data_samples']
+    finally:
+        model.train(was_training)
+
+
 def extract_features(
     model: torch.nn.Module,
     dataloader: DataLoader,
@@ -37,25 +71,17 @@ def extract_features(
         ``(N, C)`` float32 multi-hot labels, on the CPU; on ranks other than 0
         under DDP, two empty tensors.
     """
-    was_training = model.training
-    model.eval()
+    backbone = backbone or model.backbone
+
+    def pooled(inputs: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(backbone(inputs)[-1], 1).flatten(1).float().cpu()
+
     results = []
-    try:
-        for data in dataloader:
-            data = model.data_preprocessor(data, False)
-            if not isinstance(data['inputs'], torch.Tensor):
-                raise TypeError(
-                    'extract_features needs single-view batches collated into one tensor: set '
-                    "the dataloader's collate_fn=dict(type='default_collate')"
-                )
-            feat = (backbone or model.backbone)(data['inputs'])[-1]
-            feat = F.adaptive_avg_pool2d(feat, 1).flatten(1).float().cpu()
-            for row, sample in zip(feat, data['data_samples']):
-                label = torch.zeros(num_classes)
-                label[sample.gt_label.cpu().long()] = 1.0
-                results.append((row, label))
-    finally:
-        model.train(was_training)
+    for feat, samples in encode_batches(model, dataloader, pooled):
+        for row, sample in zip(feat, samples):
+            label = torch.zeros(num_classes)
+            label[sample.gt_label.cpu().long()] = 1.0
+            results.append((row, label))
     results = collect_results(results, len(dataloader.dataset), device='cpu')
     if get_rank() != 0:
         return torch.empty(0), torch.empty(0)
