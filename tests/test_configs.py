@@ -131,3 +131,42 @@ def test_paper_configs_keep_the_paper_values(repo_root):
         assert (cfg.model.memory.length, cfg.model.head.topk) == (4096, 20)
         assert cfg.model.head.loss_ml.loss_weight == 0.5 and cfg.model.momentum == 0.005
         assert not any(h['type'] == 'BCEWarmupHook' for h in cfg.custom_hooks)
+
+
+def metafiles(repo_root):
+    import yaml
+
+    index = yaml.safe_load((repo_root / 'model-index.yml').read_text())
+    return [repo_root / path for path in index['Import']]
+
+
+def test_every_config_folder_has_a_readme_and_a_metafile_in_the_model_index(repo_root):
+    folders = [repo_root / 'configs/mls'] + sorted(
+        p for p in (repo_root / 'configs/benchmarks').iterdir() if p.is_dir()
+    )
+    assert sorted(metafiles(repo_root)) == sorted(f / 'metafile.yml' for f in folders)
+    for folder in folders:
+        assert (folder / 'README.md').is_file(), folder
+
+
+def test_every_config_named_in_a_metafile_exists_loads_and_every_config_is_named(repo_root):
+    import yaml
+
+    named = []
+    for path in metafiles(repo_root):
+        meta = yaml.safe_load(path.read_text())
+        collections = {c['Name'] for c in meta['Collections']}
+        for collection in meta['Collections']:
+            assert (repo_root / collection['README']).is_file(), collection['README']
+        for model in meta['Models']:
+            assert model['In Collection'] in collections, model['Name']
+            config = repo_root / model['Config']
+            assert config.is_file(), f'{path}: {model["Config"]} does not exist'
+            assert Path(model['Config']).stem == model['Name'], model['Name']
+            Config.fromfile(str(config))
+            for result in model['Results']:
+                assert result['Metrics'] and all(
+                    isinstance(v, (int, float)) for v in result['Metrics'].values()
+                ), model['Name']
+            named.append(str(config))
+    assert sorted(named) == CONFIGS  # every config of configs/ has its entry
