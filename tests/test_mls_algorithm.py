@@ -211,3 +211,50 @@ def test_paper_m_typed_as_momentum_is_warned_about(momentum, warned):
     assert bool(found) == warned
     if warned:
         assert f'momentum={momentum}' in found[0]
+
+
+def mls_on(backbone, d_g):
+    return MODELS.build(
+        dict(
+            type='MLS',
+            backbone=backbone,
+            neck=dict(
+                type='MoCoV2Neck',
+                in_channels=d_g,
+                hid_channels=32,
+                out_channels=16,
+                with_avg_pool=False,
+            ),
+            head=dict(type='MLSHead', topk=3),
+            memory=dict(type='QueueMemory', length=16, banks=dict(g=d_g, z=16)),
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    'backbone,d_g',
+    [
+        (dict(type='ResNeXt', depth=50, groups=32, width_per_group=4, base_channels=16), 512),
+        (dict(type='SwinTransformer', arch='tiny', img_size=64, pad_small_map=True), 768),
+        (dict(type='VisionTransformer', arch='deit-tiny', img_size=32, out_type='featmap'), 192),
+    ],
+    ids=['resnext50', 'swin-t', 'vit-featmap'],
+)
+def test_mls_trains_on_other_backbone_families(backbone, d_g):
+    """Any mmpretrain backbone whose last output is a (B, C, H, W) map: g is its pooled map."""
+    torch.manual_seed(0)
+    model = mls_on(backbone, d_g)
+    size = 64 if backbone['type'] == 'SwinTransformer' else 32
+    v1, v2 = (torch.randn(4, 3, size, size) for _ in range(2))
+    losses = model([v1, v2], mode='loss')
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert model.memory.bank('g').shape == (16, d_g) and int(model.memory.ptr) == 4
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.backbone.parameters())
+
+
+def test_backbone_without_a_feature_map_is_refused_with_what_to_set():
+    model = mls_on(dict(type='VisionTransformer', arch='deit-tiny', img_size=32), 192)
+    v = torch.randn(4, 3, 32, 32)
+    with pytest.raises(ValueError, match=r"feature map.*got shape \(4, 192\).*out_type='featmap'"):
+        model([v, v], mode='loss')

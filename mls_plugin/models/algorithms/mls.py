@@ -105,7 +105,14 @@ class MLS(BaseSelfSupervisor):
 
     def _encode(self, backbone: nn.Module, neck: nn.Module, img: torch.Tensor) -> Tuple:
         """Pooled backbone feature ``g`` and normalised projection ``z``."""
-        g = F.adaptive_avg_pool2d(backbone(img)[-1], 1).flatten(1)
+        feat = backbone(img)[-1]
+        if feat.dim() != 4:
+            raise ValueError(
+                f"MLS: the backbone's last output must be a (B, C, H, W) feature map to pool "
+                f'into g, got shape {tuple(feat.shape)} from {type(backbone).__name__}; e.g. '
+                "set out_type='featmap' for a VisionTransformer"
+            )
+        g = F.adaptive_avg_pool2d(feat, 1).flatten(1)
         z = F.normalize(neck((g,))[0], dim=1)
         return g, z
 
