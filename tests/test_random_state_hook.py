@@ -53,16 +53,23 @@ def test_a_state_loaded_off_the_cpu_or_in_another_dtype_is_restored():
 def test_each_rank_restores_its_own_states(monkeypatch):
     (rank0,) = saved_checkpoint(0)[0]['meta']['random_state']['ranks']
     _, expected1 = saved_checkpoint(1)
-    # Saving on two ranks: every rank gathers both states into the checkpoint.
-    monkeypatch.setattr(module, 'all_gather_object', lambda state: [rank0, state])
+    # Two ranks: the states are gathered at the end of every iteration, on every rank, since
+    # only rank 0 runs before_save_checkpoint (a collective there would hang the others).
+    gathers = []
+    monkeypatch.setattr(module, 'get_world_size', lambda: 2)
+    monkeypatch.setattr(
+        module, 'all_gather_object', lambda state: gathers.append(1) or [rank0, state]
+    )
     random.seed(1)
     np.random.seed(1)
     torch.manual_seed(1)
-    checkpoint = {}
-    RandomStateHook().before_save_checkpoint(runner(), checkpoint)
+    hook, checkpoint = RandomStateHook(), {}
+    hook.after_train_iter(runner(), 0)
+    assert len(gathers) == 1
+    hook.before_save_checkpoint(runner(), checkpoint)
+    assert len(gathers) == 1  # no collective in the rank-0-only hook
     assert len(checkpoint['meta']['random_state']['ranks']) == 2
     # Rank 1 of two gets rank 1's streams, not rank 0's.
-    monkeypatch.setattr(module, 'get_world_size', lambda: 2)
     monkeypatch.setattr(module, 'get_rank', lambda: 1)
     restore(checkpoint)
     assert draws() == expected1

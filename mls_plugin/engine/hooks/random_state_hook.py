@@ -34,13 +34,17 @@ class RandomStateHook(Hook):
     left as mmengine seeded them, with a warning.
     """
 
-    priority = 'VERY_LOW'  # restore after every other before_train hook
+    # After the NORMAL hooks' before_train (a monitor that builds a data loader draws from the
+    # torch generator), and before CheckpointHook (VERY_LOW), so that the states gathered at
+    # the end of an iteration or epoch are those the checkpoint of that step stores.
+    priority = 'LOW'
 
     def __init__(self) -> None:
         self._pending: Optional[dict] = None
+        self._gathered: Optional[list] = None
 
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        # Every rank runs this hook (only rank 0 writes the file): gather all states.
+    @staticmethod
+    def _own_state() -> dict:
         state = dict(
             python=random.getstate(),
             numpy=np.random.get_state(),
@@ -48,7 +52,25 @@ class RandomStateHook(Hook):
         )
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             state['cuda'] = torch.cuda.get_rng_state()  # this rank's device only
-        ranks = all_gather_object(state)
+        return state
+
+    def _gather(self) -> None:
+        # Only rank 0 saves checkpoints (and runs before_save_checkpoint), so every rank hands
+        # its states over at each step that may be saved: a small object all-gather.
+        if get_world_size() > 1:
+            self._gathered = all_gather_object(self._own_state())
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        self._gather()
+
+    def after_train_epoch(self, runner) -> None:
+        self._gather()
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if get_world_size() > 1 and self._gathered is not None:
+            ranks = self._gathered
+        else:
+            ranks = [self._own_state()]
         checkpoint.setdefault('meta', {})['random_state'] = dict(ranks=ranks)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
