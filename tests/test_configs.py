@@ -170,3 +170,18 @@ def test_every_config_named_in_a_metafile_exists_loads_and_every_config_is_named
                 ), model['Name']
             named.append(str(config))
     assert sorted(named) == CONFIGS  # every config of configs/ has its entry
+
+
+@pytest.mark.parametrize(
+    'name,epochs',
+    [
+        ('mmdet/mask-rcnn_r50-fpn-syncbn_ms-1x_coco.py', 800),
+        ('mmdet/mask-rcnn_r50-c4-syncbn_ms-1x_coco.py', 400),  # paper Table 2
+        ('classification/resnet50_linear-multilabel_8xb16-coslr-100e_voc07.py', 400),  # Table 5
+    ],
+)
+def test_benchmarks_default_to_the_checkpoint_the_paper_used(repo_root, name, epochs):
+    cfg = Config.fromfile(str(repo_root / 'configs/benchmarks' / name))
+    assert cfg.pretrained == (
+        f'work_dirs/mls_resnet50_8xb32-coslr-{epochs}e_coco/epoch_{epochs}.pth'
+    )

@@ -4,7 +4,8 @@
 _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50-caffe-c4_1x_coco.py'
 custom_imports = dict(imports=['mls_plugin'], allow_failed_imports=False)
 
-pretrained = 'work_dirs/mls_resnet50_8xb32-coslr-800e_coco/epoch_800.pth'
+# The paper reports this benchmark with its 400-epoch model.
+pretrained = 'work_dirs/mls_resnet50_8xb32-coslr-400e_coco/epoch_400.pth'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
     data_preprocessor=dict(
