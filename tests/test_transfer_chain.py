@@ -195,9 +195,9 @@ def test_segmentation_finetune_and_miou(repo_root, camvid_small, pretrained, tmp
     print(f'CamVid PSPNet, 4 iterations: mIoU {match.group(1)}')
 
 
-def test_linear_probe_on_coco_labels_gives_map(repo_root, coco_tiny, pretrained, tmp_path):
-    work = tmp_path / 'probe'
-    opts = {'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1, 'randomness.seed': 0}
+def probe_options(coco_tiny):
+    """The linear probe config on coco_tiny, 1 epoch at 64 px."""
+    opts = {'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1}
     for split, prefix in (('train', 'train2017'), ('val', 'val2017'), ('test', 'val2017')):
         opts.update(
             {
@@ -212,6 +212,12 @@ def test_linear_probe_on_coco_labels_gives_map(repo_root, coco_tiny, pretrained,
     for split in ('val', 'test'):
         opts[f'{split}_dataloader.dataset.pipeline.1.scale'] = 73
         opts[f'{split}_dataloader.dataset.pipeline.2.crop_size'] = 64
+    return opts
+
+
+def test_linear_probe_on_coco_labels_gives_map(repo_root, coco_tiny, pretrained, tmp_path):
+    work = tmp_path / 'probe'
+    opts = {**probe_options(coco_tiny), 'randomness.seed': 0}
     out = run(
         repo_root,
         'tools/train.py',
@@ -227,3 +233,27 @@ def test_linear_probe_on_coco_labels_gives_map(repo_root, coco_tiny, pretrained,
     assert match, out[-3000:]
     assert 0.0 < float(match.group(1)) <= 100.0
     print(f'coco_tiny linear multi-label probe, 1 epoch: mAP {match.group(1)}')
+
+
+def test_benchmark_over_seeds_writes_mean_and_std(repo_root, coco_tiny, pretrained, tmp_path):
+    """tools/benchmarks/run_seeds.py: one tools/train.py run a seed, then mean +- std."""
+    import json
+    from statistics import mean, stdev
+
+    work, table = tmp_path / 'seeds', tmp_path / 'rows.md'
+    opts = [f'{k}={v}' for k, v in probe_options(coco_tiny).items()]
+    args = ['tools/benchmarks/run_seeds.py', PROBE, '--seeds', 0, 1, '--work-dir', work]
+    args += ['--pretrained', pretrained, '--markdown', table, '--cfg-options', *opts]
+    run(repo_root, *args)
+    per_seed = [json.loads((work / f'seed{s}' / 'metrics.json').read_text()) for s in (0, 1)]
+    values = [m['multi-label/mAP'] for m in per_seed]
+    assert all(0.0 < v <= 100.0 for v in values) and values[0] != values[1]
+    summary = json.loads((work / 'summary.json').read_text())['metrics']['multi-label/mAP']
+    assert summary['values'] == values
+    assert summary['mean'] == mean(values) and summary['std'] == stdev(values)
+    row = table.read_text().strip()
+    assert row.startswith(f'| {PROBE.rsplit("/", 1)[1]} | 0,1 | ')
+    assert f'multi-label/mAP {mean(values):.2f} +- {stdev(values):.2f}' in row
+    # A finished seed is read back, not run again.
+    out = run(repo_root, *args)
+    assert 'seed 0: done before' in out and 'seed 1: done before' in out
