@@ -14,23 +14,30 @@ register_all_modules(init_default_scope=True)
 B, QUEUE = 4, 16
 
 
-def tiny_mls(memory=None, **head):
+def mls_on(backbone, d_g, memory=None, **head):
+    """A small MLS on ``backbone`` (last output of ``d_g`` channels), queue of QUEUE."""
     return MODELS.build(
         dict(
             type='MLS',
-            momentum=0.005,
-            backbone=dict(type='ResNet', depth=18, base_channels=8, norm_cfg=dict(type='BN')),
+            backbone=backbone,
             neck=dict(
                 type='MoCoV2Neck',
-                in_channels=64,
+                in_channels=d_g,
                 hid_channels=32,
                 out_channels=16,
                 with_avg_pool=False,
             ),
             head=dict(type='MLSHead', topk=3, **head),
-            memory=dict(type='QueueMemory', length=QUEUE, banks=dict(g=64, z=16), **(memory or {})),
+            memory=dict(
+                type='QueueMemory', length=QUEUE, banks=dict(g=d_g, z=16), **(memory or {})
+            ),
         )
     )
+
+
+def tiny_mls(memory=None, **head):
+    backbone = dict(type='ResNet', depth=18, base_channels=8, norm_cfg=dict(type='BN'))
+    return mls_on(backbone, 64, memory, **head)
 
 
 def views(seed):
@@ -211,24 +218,6 @@ def test_paper_m_typed_as_momentum_is_warned_about(momentum, warned):
     assert bool(found) == warned
     if warned:
         assert f'momentum={momentum}' in found[0]
-
-
-def mls_on(backbone, d_g):
-    return MODELS.build(
-        dict(
-            type='MLS',
-            backbone=backbone,
-            neck=dict(
-                type='MoCoV2Neck',
-                in_channels=d_g,
-                hid_channels=32,
-                out_channels=16,
-                with_avg_pool=False,
-            ),
-            head=dict(type='MLSHead', topk=3),
-            memory=dict(type='QueueMemory', length=16, banks=dict(g=d_g, z=16)),
-        )
-    )
 
 
 @pytest.mark.parametrize(
