@@ -1,6 +1,7 @@
 """The launch set-up that tools/train.py and tools/test.py share."""
 
 import argparse
+import os
 import subprocess
 import sys
 from unittest import mock
@@ -34,6 +35,27 @@ def test_work_dir_and_workers():
     assert cfg.train_dataloader.persistent_workers is False
 
 
+@pytest.mark.parametrize(
+    'env,argv,local_rank',
+    [
+        (dict(OMPI_COMM_WORLD_LOCAL_RANK='3'), [], '3'),  # mpirun
+        ({}, ['--local-rank', '2'], '2'),  # torch.distributed.launch
+        (dict(LOCAL_RANK='5', OMPI_COMM_WORLD_LOCAL_RANK='3'), [], '5'),  # torchrun's wins
+    ],
+)
+def test_local_rank_comes_from_the_launcher(env, argv, local_rank, monkeypatch):
+    for name in ('LOCAL_RANK', 'OMPI_COMM_WORLD_LOCAL_RANK'):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    parser = argparse.ArgumentParser()
+    parser.add_argument('config')
+    launch.add_launch_args(parser, 'a=1')
+    with mock.patch.object(sys, 'argv', ['train.py', 'cfg.py', *argv]):
+        launch.parse_launch_args(parser)
+    assert os.environ['LOCAL_RANK'] == local_rank
+
+
 @pytest.mark.parametrize('tool', ['tools/train.py', 'tools/test.py'])
 def test_both_tools_take_the_same_launch_options(repo_root, tool):
     out = subprocess.run(
@@ -41,3 +63,38 @@ def test_both_tools_take_the_same_launch_options(repo_root, tool):
     ).stdout
     for option in ('--work-dir', '--cfg-options', '--launcher', '--local-rank'):
         assert option in out
+
+
+def test_multi_node_without_master_addr_fails_at_once(repo_root, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != 'MASTER_ADDR'}
+    env.update(NNODES='2', NODE_RANK='1')
+    out = subprocess.run(
+        ['bash', 'tools/dist_train.sh', 'any_config.py', '1'],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 2
+    assert 'NNODES=2 needs MASTER_ADDR' in out.stderr
+
+
+def test_slurm_gives_each_task_a_cpu_per_loader_worker_and_one_for_training(repo_root, tmp_path):
+    fake_srun = tmp_path / 'srun'
+    fake_srun.write_text('#!/bin/sh\necho "$@"\n')
+    fake_srun.chmod(0o755)
+    env = dict(os.environ, PATH=f'{tmp_path}:{os.environ["PATH"]}')
+    env.pop('CPUS_PER_TASK', None)
+    config = 'configs/mls/mls_resnet50_8xb32-coslr-800e_coco.py'
+    out = subprocess.run(
+        ['bash', 'tools/slurm_train.sh', 'part', 'job', config, str(tmp_path / 'work')],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    workers = Config.fromfile(repo_root / config).train_dataloader.num_workers
+    assert f'--cpus-per-task={workers + 1}' in out.split()
+    assert '--launcher slurm' in out

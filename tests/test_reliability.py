@@ -73,6 +73,7 @@ def test_queue_and_global_batch_checked_before_training(
 ):
     cfg = Config(
         dict(
+            launcher='pytorch',
             model=dict(memory=dict(length=4096)),
             train_dataloader=dict(batch_size=batch, drop_last=drop_last),
         )
@@ -83,6 +84,34 @@ def test_queue_and_global_batch_checked_before_training(
     cfg.train_dataloader.update(batch_size=32, drop_last=True)
     monkeypatch.setenv('WORLD_SIZE', '8')
     check_queue_fits_global_batch(cfg)  # the paper's 8 x 32 into 4096
+
+
+@pytest.mark.parametrize(
+    'launcher,env,world',
+    [
+        ('none', dict(SLURM_NTASKS='8', WORLD_SIZE='8'), 1),  # a debug run inside salloc
+        ('slurm', dict(SLURM_NTASKS='3'), 3),
+        ('mpi', dict(OMPI_COMM_WORLD_SIZE='3'), 3),
+        ('pytorch', dict(WORLD_SIZE='3', SLURM_NTASKS='8'), 3),
+    ],
+)
+def test_world_size_is_read_from_the_launchers_own_variable(launcher, env, world, monkeypatch):
+    for name in ('WORLD_SIZE', 'SLURM_NTASKS', 'OMPI_COMM_WORLD_SIZE'):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    cfg = Config(
+        dict(
+            launcher=launcher,
+            model=dict(memory=dict(length=64)),
+            train_dataloader=dict(batch_size=32, drop_last=True),
+        )
+    )
+    if world == 3:
+        with pytest.raises(ValueError, match=r'global batch 96 .* x 3 processes'):
+            check_queue_fits_global_batch(cfg)
+    else:
+        check_queue_fits_global_batch(cfg)  # 64 = 2 x 32 on one process
 
 
 @pytest.mark.slow

@@ -9,7 +9,9 @@ CONFIG=$3
 WORK_DIR=$4
 GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+# The pretraining configs load with 8 workers per GPU, plus the training process itself;
+# with fewer CPUs lower train_dataloader.num_workers to match (--cfg-options).
+CPUS_PER_TASK=${CPUS_PER_TASK:-9}
 SRUN_ARGS=${SRUN_ARGS:-""}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON=${PYTHON:-python}

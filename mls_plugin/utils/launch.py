@@ -33,7 +33,10 @@ def add_launch_args(parser: argparse.ArgumentParser, cfg_example: str) -> None:
 
 def parse_launch_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    # mmengine's DDP wrapper reads LOCAL_RANK for its device; mpirun names it differently
+    # (without this every rank of an mpi job would use GPU 0). srun's is set by mmengine.
+    local_rank = os.environ.get('OMPI_COMM_WORLD_LOCAL_RANK', str(args.local_rank))
+    os.environ.setdefault('LOCAL_RANK', local_rank)
     return args
 
 
