@@ -153,6 +153,30 @@ def test_ema_moves_key_params_by_momentum_toward_online():
         assert torch.allclose(key, expected, atol=1e-7), name
 
 
+@pytest.mark.parametrize('interval,update_buffers', [(1, False), (2, True)])
+def test_momentum_encoder_matches_mmengines_ema_and_resumes_its_count(interval, update_buffers):
+    from mmengine.model import ExponentialMovingAverage
+
+    from mls_plugin.models.utils import MomentumEncoder
+
+    torch.manual_seed(0)
+    online = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    kwargs = dict(momentum=0.3, interval=interval, update_buffers=update_buffers)
+    ours, reference = MomentumEncoder(online, **kwargs), ExponentialMovingAverage(online, **kwargs)
+    for step in range(5):
+        with torch.no_grad():
+            for p in online.parameters():
+                p.add_(torch.randn_like(p))
+        online(torch.randn(8, 3))  # moves the BN running statistics
+        ours.update_parameters(online)
+        reference.update_parameters(online)
+        for (name, a), b in zip(ours.state_dict().items(), reference.state_dict().values()):
+            torch.testing.assert_close(a, b, msg=f'{name} at step {step}')
+    resumed = MomentumEncoder(online, **kwargs)
+    resumed.load_state_dict(ours.state_dict())
+    assert resumed._host_steps == 5  # a loaded encoder is not re-copied from the online one
+
+
 @pytest.mark.parametrize(
     'kwargs,match',
     [
@@ -247,3 +271,63 @@ def test_backbone_without_a_feature_map_is_refused_with_what_to_set():
     v = torch.randn(4, 3, 32, 32)
     with pytest.raises(ValueError, match=r"feature map.*got shape \(4, 192\).*out_type='featmap'"):
         model([v, v], mode='loss')
+
+
+def _count_step_traffic(rank, world, port, out):
+    """One MLS training step on a gloo rank, counting collectives and host reads."""
+    import json
+    from collections import Counter
+
+    import torch.distributed as dist
+
+    dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world
+    )
+    torch.manual_seed(0)
+    model = tiny_mls()
+    model(views(0), mode='loss')  # the first step; the count is of a later one
+    counts = Counter()
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            counts[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    patches = [
+        mock.patch.object(dist, name, counted(name, getattr(dist, name)))
+        for name in ('all_gather', 'all_gather_into_tensor', 'broadcast', 'all_reduce')
+    ]
+    # What would wait for a GPU: reading a tensor's value on the host.
+    patches += [
+        mock.patch.object(torch.Tensor, name, counted('host_read', getattr(torch.Tensor, name)))
+        for name in ('item', 'tolist', '__bool__', '__int__', '__float__', '__index__')
+    ]
+    for patch in patches:
+        patch.start()
+    losses = model(views(1 + rank), mode='loss')
+    for patch in patches:
+        patch.stop()
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    with open(f'{out}/rank{rank}.json', 'w') as f:
+        json.dump(dict(counts, ptr=int(model.memory.ptr)), f)
+    dist.destroy_process_group()
+
+
+def test_a_step_on_two_ranks_uses_mocos_collectives_and_no_host_read(tmp_path):
+    """MoCo's step: shuffle (all-gather + broadcast) and one all-gather of the keys. MLS
+    gathers its two banks and this rank's unshuffled keys with that one all-gather too."""
+    import json
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    mp.spawn(_count_step_traffic, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    for rank in range(2):
+        counts = json.loads((tmp_path / f'rank{rank}.json').read_text())
+        assert counts.pop('ptr') == 2 * 2 * B % QUEUE
+        assert counts == {'all_gather': 2, 'broadcast': 1}, counts

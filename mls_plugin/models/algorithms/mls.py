@@ -6,15 +6,14 @@ from typing import Dict, List, Optional, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.dist import get_world_size
+from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import print_log
-from mmengine.model import ExponentialMovingAverage
 from mmpretrain.models.selfsup import BaseSelfSupervisor
-from mmpretrain.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
+from mmpretrain.models.utils import batch_shuffle_ddp
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import projection_health, uses_split_batch_norm
+from ..utils import MomentumEncoder, projection_health, uses_split_batch_norm
 
 
 @MODELS.register_module()
@@ -29,7 +28,8 @@ class MLS(BaseSelfSupervisor):
     features, ``d_g``) and ``z`` (projections, ``d_z``).
 
     Momentum convention: mmengine's EMA, ``key = (1 - momentum) * key +
-    momentum * online``, updated once per step before the keys are computed.
+    momentum * online``, updated once per step before the keys are computed
+    (:class:`MomentumEncoder`).
     The paper's ``m = 0.995`` is therefore ``momentum=0.005``.
 
     Args:
@@ -100,7 +100,7 @@ class MLS(BaseSelfSupervisor):
                 f'`memory.length` ({self.memory.length})'
             )
         online = nn.Sequential(self.backbone, self.neck)
-        self.target_net = ExponentialMovingAverage(online, momentum)
+        self.target_net = MomentumEncoder(online, momentum)
         self._split_bn = uses_split_batch_norm(online)
 
     def _encode(self, backbone: nn.Module, neck: nn.Module, img: torch.Tensor) -> Tuple:
@@ -154,9 +154,13 @@ class MLS(BaseSelfSupervisor):
             if shuffle:
                 view2, idx_unshuffle = batch_shuffle_ddp(view2)
             g2, z2 = self._encode(key_backbone, key_neck, view2)
+            # One all-gather serves both the queue (the whole batch, in rank order) and
+            # this rank's own keys (its rows of the unshuffled batch), as MoCo's two do.
+            keys = self.memory.gather(g=g2, z=z2)
             if shuffle:
-                g2 = batch_unshuffle_ddp(g2, idx_unshuffle)
-                z2 = batch_unshuffle_ddp(z2, idx_unshuffle)
+                keys = {name: k[idx_unshuffle] for name, k in keys.items()}
+                mine = slice(get_rank() * z1.shape[0], (get_rank() + 1) * z1.shape[0])
+                g2, z2 = keys['g'][mine], keys['z'][mine]
 
         # Labels and logits are read before this step's keys are written
         # (MoCo order), so slot i is the same image in both banks. The memory's
@@ -164,5 +168,5 @@ class MLS(BaseSelfSupervisor):
         losses = self.head.loss(z1, z2, g1, self.memory)
         if self.log_health:
             losses.update(projection_health(z1.detach(), *self.memory.moments('z')))
-        self.memory.enqueue(g=g2, z=z2)
+        self.memory.enqueue_gathered(**keys)
         return losses

@@ -1,11 +1,11 @@
 """A FIFO queue of past keys with several aligned banks."""
 
+import functools
 from typing import Dict, Iterator, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmengine.dist import all_gather, get_world_size
-from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
@@ -85,6 +85,9 @@ class QueueMemory(BaseModule):
             # contrast against noise until the queue has been filled once.
             self._write(name, slice(0, length), torch.randn(length, dim))
         self.register_buffer('ptr', torch.zeros(1, dtype=torch.long))
+        # Host copy of `ptr`: reading the buffer on a GPU would wait for the device every step.
+        # Every rank advances it alike; loading a checkpoint reads the buffer once.
+        self._host_ptr = 0
 
     @property
     def names(self) -> Tuple[str, ...]:
@@ -122,8 +125,7 @@ class QueueMemory(BaseModule):
 
     def next_slots(self, batch_size: int) -> slice:
         """The slots the next :meth:`enqueue` of ``batch_size`` keys per rank writes."""
-        ptr = int(self.ptr)
-        return slice(ptr, ptr + self._global_batch(batch_size))
+        return slice(self._host_ptr, self._host_ptr + self._global_batch(batch_size))
 
     def similarity(self, name: str, query: torch.Tensor) -> torch.Tensor:
         """``query @ bank^T``, differentiable with respect to ``query``.
@@ -145,6 +147,26 @@ class QueueMemory(BaseModule):
         return _BankProduct.apply(query, self, name)
 
     @torch.no_grad()
+    def gather(self, **keys: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Every rank's keys of every bank, in rank order, through one all-gather.
+
+        Args:
+            **keys: One ``(B, dim)`` tensor per bank, by bank name.
+
+        Returns:
+            dict[str, Tensor]: ``(B x world_size, dim)`` per bank, in the
+            promoted dtype of the keys.
+        """
+        self._check_keys(keys)
+        if get_world_size() == 1:
+            return {name: k.detach() for name, k in keys.items()}
+        names = list(keys)
+        dtype = functools.reduce(torch.promote_types, (k.dtype for k in keys.values()))
+        packed = torch.cat([keys[n].detach().to(dtype) for n in names], dim=1).contiguous()
+        gathered = torch.cat(all_gather(packed), dim=0)
+        return dict(zip(names, gathered.split([keys[n].shape[1] for n in names], dim=1)))
+
+    @torch.no_grad()
     def enqueue(self, **keys: torch.Tensor) -> None:
         """Write this step's keys of every bank, gathered from all ranks.
 
@@ -154,6 +176,36 @@ class QueueMemory(BaseModule):
         Args:
             **keys: One ``(B, dim)`` tensor per bank, by bank name.
         """
+        self._check_keys(keys)
+        self.next_slots(next(iter(keys.values())).shape[0])  # refuses a bad length first
+        self.enqueue_gathered(**self.gather(**keys))
+
+    @torch.no_grad()
+    def enqueue_gathered(self, **keys: torch.Tensor) -> None:
+        """Write keys already gathered from every rank (see :meth:`gather`).
+
+        If any key is not finite, the rows keep their old keys; the decision
+        is taken on the device (no wait for it), and the pointer moves on
+        either way, since every rank must know it without asking the device.
+
+        Args:
+            **keys: One ``(B x world_size, dim)`` tensor per bank, by bank name.
+        """
+        self._check_keys(keys)
+        rows = next(iter(keys.values())).shape[0]
+        if rows % get_world_size():
+            raise ValueError(
+                f'QueueMemory.enqueue_gathered: {rows} keys do not split over '
+                f'{get_world_size()} ranks'
+            )
+        slots = self.next_slots(rows // get_world_size())
+        finite = torch.stack([torch.isfinite(k).all() for k in keys.values()]).all()
+        for name, k in keys.items():
+            self._write(name, slots, k, keep_old=~finite)
+        self._host_ptr = slots.stop % self.length
+        self.ptr.fill_(self._host_ptr)
+
+    def _check_keys(self, keys: Dict[str, torch.Tensor]) -> None:
         if set(keys) != set(self.names):
             raise KeyError(
                 f'QueueMemory.enqueue needs exactly the banks {sorted(self.names)}, '
@@ -162,17 +214,6 @@ class QueueMemory(BaseModule):
         batch_sizes = {name: k.shape[0] for name, k in keys.items()}
         if len(set(batch_sizes.values())) != 1:
             raise ValueError(f'QueueMemory.enqueue: banks got different batch sizes {batch_sizes}')
-        slots = self.next_slots(next(iter(batch_sizes.values())))
-        gathered = {
-            name: torch.cat(all_gather(k.detach().contiguous()), dim=0) for name, k in keys.items()
-        }
-        # Every rank holds the same gathered keys, so all ranks decide alike.
-        if not all(torch.isfinite(g).all() for g in gathered.values()):
-            print_log('QueueMemory: non-finite keys not enqueued; the queue is unchanged', level=30)
-            return
-        for name, g in gathered.items():
-            self._write(name, slots, g)
-        self.ptr[0] = slots.stop % self.length
 
     def extra_repr(self) -> str:
         return f'length={self.length}, banks={self.dims}, int8={list(self.quantised)}'
@@ -192,13 +233,22 @@ class QueueMemory(BaseModule):
             )
         return global_batch
 
-    def _write(self, name: str, slots: slice, rows: torch.Tensor) -> None:
+    def _write(
+        self, name: str, slots: slice, rows: torch.Tensor, keep_old: Optional[torch.Tensor] = None
+    ) -> None:
+        """Normalise and store ``rows`` at ``slots``; where the 0-d bool ``keep_old`` is
+        true, the stored rows stay as they are."""
         stored = self._stored(name)
         rows = F.normalize(rows.to(stored.device), dim=1)
-        if name not in self.quantised:
-            stored[slots] = rows.to(stored.dtype)
-            return
-        stored[slots], getattr(self, f'scale_{name}')[slots] = _quantise(rows)
+        if name in self.quantised:
+            new = dict(zip((f'bank_{name}', f'scale_{name}'), _quantise(rows)))
+        else:
+            new = {f'bank_{name}': rows.to(stored.dtype)}
+        for buffer_name, values in new.items():
+            buffer = getattr(self, buffer_name)
+            if keep_old is not None:
+                values = torch.where(keep_old, buffer[slots], values)
+            buffer[slots] = values
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         # A bank saved with another storage dtype (float32 <-> int8) is converted, not
@@ -216,6 +266,7 @@ class QueueMemory(BaseModule):
                     raise KeyError(f'QueueMemory: `{key}` is int8 but `{scale_key}` is missing')
                 state_dict[key] = saved.float() * scale[:, None]
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._host_ptr = int(self.ptr)
 
     def _chunks(self, name: str, dtype: torch.dtype) -> Iterator[Tuple[slice, torch.Tensor]]:
         """``(slots, rows)`` over the stored bank, unscaled, converted to ``dtype`` a

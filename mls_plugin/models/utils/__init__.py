@@ -1,10 +1,12 @@
 from .checked_pretrained import CheckedPretrainedInit, load_backbone_state, set_pretrained
+from .momentum_encoder import MomentumEncoder
 from .projection_health import projection_health
 from .split_batch_norm import SplitBatchNorm2d, uses_split_batch_norm
 
 __all__ = [
     'CheckedPretrainedInit',
     'load_backbone_state',
+    'MomentumEncoder',
     'projection_health',
     'set_pretrained',
     'SplitBatchNorm2d',
