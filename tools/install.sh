@@ -2,12 +2,27 @@
 # Set up the project's virtual environment (.venv) from nothing; idempotent.
 #
 #   bash tools/install.sh            # first run ~10 min on 2 CPU cores (mmcv build ~6 min)
+#   bash tools/install.sh --plan     # print the decisions below (or the error); installs nothing
 #
 # A second run returns in seconds: the venv carries a stamp of the requirement
-# files, and the mmcv wheel (built from its sdist with ops, the slow part) is
-# cached outside the repo in $MLS_CACHE (default ~/.cache/mls_plugin) and reused.
-# On a machine with CUDA (nvcc + a GPU visible to torch) the same script builds
-# mmcv's CUDA ops; the cache key records which flavour a wheel is.
+# files and of the plan, and the mmcv wheel (built from its sdist with ops, the slow
+# part) is cached outside the repo in $MLS_CACHE (default ~/.cache/mls_plugin) and reused.
+#
+# Choices, by environment variable:
+#   MLS_TORCH_CUDA   which torch build: pypi (default: PyPI's default Linux wheel, CUDA 13.0 for
+#                    torch 2.13.0, needs driver R580+, no V100/P100), cu126, cu128, cu130 (from
+#                    download.pytorch.org/whl/<variant>, same versions) or cpu. On this project's
+#                    registry (2026-11-26) only pypi installs: download.pytorch.org is unreachable
+#                    there (and /opt/wheels' torch+cpu has no torchvision), so the other
+#                    variants are a step for a GPU cluster that reaches download.pytorch.org.
+#   MLS_MMCV_FLAVOUR mmcv's ops: cpu, cuda, or unset = cuda when nvcc is found (or FORCE_CUDA=1)
+#                    and torch is a CUDA build. Not decided by a visible GPU: a venv made on a
+#                    login node must still get the CUDA ops.
+#   TORCH_CUDA_ARCH_LIST  GPU archs of the CUDA build; default: the visible GPUs', else a list of
+#                    common data-centre GPUs for torch's CUDA; "+PTX" is always appended so that
+#                    newer GPUs JIT-compile.
+# Driver and nvcc are checked against the torch build before anything is installed; the mmcv
+# cache and the stamp are keyed by variant, flavour, arch list and nvcc version.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,51 +30,160 @@ VENV="${MLS_VENV:-$ROOT/.venv}"
 CACHE="${MLS_CACHE:-$HOME/.cache/mls_plugin}"
 PYTHON="${PYTHON:-python3}"
 REQ="$ROOT/requirements"
+PYPI_TORCH_CUDA=13.0   # CUDA of PyPI's default torch wheel for the version in requirements/torch.txt
 
-stamp_of() {
-  cat "$REQ"/*.txt "$ROOT/setup.py" "$0" | sha256sum | cut -c1-16
-}
-STAMP="$(stamp_of)"
-if [[ -f "$VENV/.mls_installed" && "$(cat "$VENV/.mls_installed")" == "$STAMP" ]]; then
+die() { echo "[install] error: $*" >&2; exit 1; }
+pin() { sed -n "s/^$1==\([0-9][0-9.]*\).*/\1/p" "$REQ/torch.txt"; }
+TORCH_TAG="$(pin torch)"
+
+# --- the plan: torch variant, driver, nvcc, flavour, arch list (no torch needed) ---
+VARIANT="${MLS_TORCH_CUDA:-pypi}"
+case "$VARIANT" in
+  pypi) TORCH_CUDA="$PYPI_TORCH_CUDA" INDEX=default ;;
+  cu126 | cu128 | cu130) v="${VARIANT#cu}" && TORCH_CUDA="${v:0:-1}.${v: -1}" ;;   # cu126 -> 12.6
+  cpu) TORCH_CUDA=none ;;
+  *) die "MLS_TORCH_CUDA='$VARIANT' is not one of: pypi (default, CUDA $PYPI_TORCH_CUDA)," \
+    "cu126, cu128, cu130, cpu" ;;
+esac
+[[ "$VARIANT" == pypi ]] || INDEX="https://download.pytorch.org/whl/$VARIANT"
+TORCH_MAJOR="${TORCH_CUDA%%.*}"
+
+# The driver's highest CUDA is in nvidia-smi's header; a failing nvidia-smi means no usable GPU.
+DRIVER_CUDA=none GPU=none
+if SMI="$(nvidia-smi 2>/dev/null)"; then
+  DRIVER_CUDA="$(sed -n 's/.*CUDA Version: *\([0-9][0-9.]*\).*/\1/p' <<<"$SMI" | head -n1)"
+  GPU="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | sort -u | paste -sd';')"
+  DRIVER_CUDA="${DRIVER_CUDA:-none}" GPU="${GPU:-none}"
+fi
+if [[ "$TORCH_CUDA" != none && "$DRIVER_CUDA" != none ]] && ((${DRIVER_CUDA%%.*} < TORCH_MAJOR)); then
+  die "the NVIDIA driver supports CUDA up to $DRIVER_CUDA, but MLS_TORCH_CUDA=$VARIANT is torch" \
+    "built with CUDA $TORCH_CUDA: choose MLS_TORCH_CUDA=cu126 or cu128 (CUDA 12 runs on any 12.x" \
+    "driver) or cpu, or update the driver (CUDA 13 needs R580+)"
+fi
+
+# torch's cpp_extension builds with $CUDA_HOME/bin/nvcc if CUDA_HOME is set, else nvcc on PATH.
+NVCC_BIN="$(command -v "${CUDA_HOME:+$CUDA_HOME/bin/}nvcc" || true)" NVCC=none
+[[ -z "$NVCC_BIN" ]] || NVCC="$("$NVCC_BIN" --version | sed -n 's/.*release \([0-9][0-9.]*\),.*/\1/p')"
+NVCC="${NVCC:-unknown}"
+
+case "${MLS_MMCV_FLAVOUR:-}" in
+  cpu | cuda) FLAVOUR="$MLS_MMCV_FLAVOUR" ;;
+  '') FLAVOUR=cpu   # a login node has nvcc but no GPU: nvcc, not a visible GPU, decides
+      [[ "$TORCH_CUDA" != none && ("${FORCE_CUDA:-0}" == 1 || "$NVCC" != none) ]] && FLAVOUR=cuda ;;
+  *) die "MLS_MMCV_FLAVOUR='$MLS_MMCV_FLAVOUR' is not one of: cpu, cuda (unset: cuda with nvcc)" ;;
+esac
+if [[ "$FLAVOUR" == cuda ]]; then
+  [[ "$TORCH_CUDA" != none ]] || die "mmcv's CUDA ops need a CUDA torch, not MLS_TORCH_CUDA=cpu:" \
+    "choose another MLS_TORCH_CUDA, or drop FORCE_CUDA=1 / MLS_MMCV_FLAVOUR=cuda"
+  [[ "$NVCC" != none ]] || die "mmcv's CUDA ops need nvcc $TORCH_MAJOR.x (torch's CUDA is" \
+    "$TORCH_CUDA), none found on PATH or in CUDA_HOME: put it first on PATH, or set" \
+    "MLS_MMCV_FLAVOUR=cpu"
+  # torch's cpp_extension refuses an nvcc of another major CUDA version than torch's.
+  if [[ "${NVCC%%.*}" != "$TORCH_MAJOR" ]]; then
+    if [[ "${NVCC%%.*}" == 12 ]]; then MATCH='cu126 or cu128'; else MATCH='pypi or cu130'; fi
+    die "nvcc $NVCC ($NVCC_BIN) is not CUDA $TORCH_MAJOR like torch (MLS_TORCH_CUDA=$VARIANT," \
+      "CUDA $TORCH_CUDA), and torch builds mmcv only with nvcc of its major version: put nvcc" \
+      "$TORCH_MAJOR.x first on PATH (or in CUDA_HOME), or choose MLS_TORCH_CUDA=$MATCH to match" \
+      "nvcc $NVCC, or set MLS_MMCV_FLAVOUR=cpu"
+  fi
+  # Arch list: as given, else the visible GPUs', else common data-centre GPUs for this CUDA.
+  if [[ -n "${TORCH_CUDA_ARCH_LIST:-}" ]]; then ARCH="${TORCH_CUDA_ARCH_LIST// /;}"
+  elif [[ "$GPU" != none ]]; then ARCH="$GPU"
+  elif ((TORCH_MAJOR >= 13)); then ARCH="7.5;8.0;8.6;9.0"   # T4, A100, A10/A40, H100 (no sm_70 in 13)
+  else ARCH="7.0;7.5;8.0;8.6;9.0"; fi                        # the same + V100
+  [[ "$ARCH" == *+PTX ]] || ARCH="$ARCH+PTX"                 # newer GPUs JIT-compile the PTX
+  KEY="$VARIANT-cuda-nvcc$NVCC-sm$(tr -d . <<<"${ARCH//;/_}")"
+else
+  ARCH=none KEY=cpu                                          # pypi: the cache key of before
+  [[ "$VARIANT" == pypi ]] || KEY="$VARIANT-cpu"
+fi
+PY="$PYTHON"
+[[ ! -x "$VENV/bin/python" ]] || PY="$VENV/bin/python"
+PYTAG="$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
+WHEELS="$CACHE/mmcv-2.1.0-$PYTAG-torch$TORCH_TAG-$KEY"
+STAMP="$({ cat "$REQ"/*.txt "$ROOT/setup.py" "${BASH_SOURCE[0]}"; echo "$VARIANT $FLAVOUR $ARCH $NVCC"; \
+  } | sha256sum | cut -c1-16)"
+UP_TO_DATE=no
+[[ ! -f "$VENV/.mls_installed" || "$(cat "$VENV/.mls_installed")" != "$STAMP" ]] || UP_TO_DATE=yes
+
+if [[ "${1:-}" == --plan ]]; then
+  printf '%s\n' "torch_variant=$VARIANT" "torch_cuda=$TORCH_CUDA" "torch_index=$INDEX" \
+    "driver_cuda=$DRIVER_CUDA" "gpu=$GPU" "nvcc=$NVCC" "flavour=$FLAVOUR" "arch_list=$ARCH" \
+    "cache_dir=$WHEELS" "stamp=$STAMP" "up_to_date=$UP_TO_DATE"
+  exit 0
+fi
+[[ $# -eq 0 ]] || die "unknown argument '$1' (only --plan)"
+if [[ "$UP_TO_DATE" == yes ]]; then
   echo "[install] $VENV is up to date (stamp $STAMP)"
   exit 0
 fi
 
+# --- the install ---
 start=$(date +%s)
 log() { echo "[install +$(($(date +%s) - start))s] $*"; }
+log "plan: torch $TORCH_TAG ($VARIANT, CUDA $TORCH_CUDA), mmcv $FLAVOUR ops, arch $ARCH, nvcc $NVCC"
 
 [[ -x "$VENV/bin/python" ]] || { log "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+cuda_of_torch() {
+  "$VENV/bin/python" -c 'import torch; print(torch.version.cuda or "none")' 2>/dev/null || echo absent
+}
 
+# pip keeps an installed torch 2.13.0 of another variant (it satisfies ==2.13.0): remove it first.
+have="$(cuda_of_torch)"
+if [[ "$have" != absent && "$have" != "$TORCH_CUDA" ]]; then
+  log "replacing torch (CUDA $have) by the $VARIANT build"
+  "${PIP[@]}" uninstall -y -q torch torchvision
+fi
 log "torch + torchvision"
-"${PIP[@]}" install -q -r "$REQ/torch.txt"
+if [[ "$VARIANT" == pypi ]]; then
+  "${PIP[@]}" install -q -r "$REQ/torch.txt"
+else
+  "${PIP[@]}" install -q --index-url "$INDEX" "torch==$TORCH_TAG" "torchvision==$(pin torchvision)"
+fi
+have="$(cuda_of_torch)"
+[[ "$have" == "$TORCH_CUDA" ]] || die "the registry's torch has CUDA $have, not $TORCH_CUDA as" \
+  "planned for MLS_TORCH_CUDA=$VARIANT (PYPI_TORCH_CUDA in $0)"
 log "build tools"
 "${PIP[@]}" install -q -r "$REQ/build.txt"
 
-TORCH_TAG="$("$VENV/bin/python" -c 'import torch; print(torch.__version__.split("+")[0])')"
-if command -v nvcc >/dev/null 2>&1 && "$VENV/bin/python" -c 'import torch,sys; sys.exit(not torch.cuda.is_available())'; then
-  FLAVOUR=cuda
-  export FORCE_CUDA=1
-  export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-$("$VENV/bin/python" -c 'import torch; print("%d.%d" % torch.cuda.get_device_capability())')}"
-else
-  FLAVOUR=cpu
-fi
-PYTAG="$("$VENV/bin/python" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
-WHEELS="$CACHE/mmcv-2.1.0-$PYTAG-torch$TORCH_TAG-$FLAVOUR"
 if ! ls "$WHEELS"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
-  log "building mmcv 2.1.0 with $FLAVOUR ops into $WHEELS (about 6 min on 2 cores)"
+  log "building mmcv 2.1.0 with $FLAVOUR ops into $WHEELS (about 6 min on 2 cores for cpu)"
+  if [[ "$FLAVOUR" == cuda ]]; then
+    BUILD_ENV=(FORCE_CUDA=1 "TORCH_CUDA_ARCH_LIST=$ARCH")
+  else   # mmcv's setup.py builds CUDA ops whenever torch sees a GPU: hide it
+    BUILD_ENV=(FORCE_CUDA=0 CUDA_VISIBLE_DEVICES=)
+  fi
   mkdir -p "$WHEELS.tmp"
-  MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" "${PIP[@]}" wheel -q --no-deps \
+  env "${BUILD_ENV[@]}" MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" "${PIP[@]}" wheel -q --no-deps \
     --no-build-isolation --no-binary mmcv mmcv==2.1.0 -w "$WHEELS.tmp"
   rm -rf "$WHEELS" && mv "$WHEELS.tmp" "$WHEELS"   # atomic: a killed build leaves no half cache
 else
   log "reusing cached mmcv wheel from $WHEELS"
 fi
 
+# pip keeps an installed mmcv 2.1.0 of another flavour or arch: install this plan's wheel over it.
+"${PIP[@]}" install -q --no-deps --force-reinstall "$WHEELS"/mmcv-2.1.0-*.whl
 log "OpenMMLab stack + test tools"
 "${PIP[@]}" install -q --find-links "$WHEELS" -r "$REQ/runtime.txt" -r "$REQ/tests.txt"
 log "mls_plugin (editable)"
 "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
 "$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmseg, mmpretrain, mls_plugin; print("[install] imports ok: mmcv", mmcv.__version__, "torch", __import__("torch").__version__)'
+
+# CUDA ops that import can still lack a kernel for this GPU ("no kernel image"): run one.
+if [[ "$FLAVOUR" == cuda ]]; then
+  if "$VENV/bin/python" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())'; then
+    "$VENV/bin/python" -c '
+import torch, mmcv.ops
+boxes = torch.tensor([[0.0, 0, 10, 10], [1, 1, 10, 10]], device="cuda")
+_, keep = mmcv.ops.nms(boxes, torch.tensor([0.9, 0.8], device="cuda"), 0.5)
+assert keep.tolist() == [0], keep' ||
+      die "mmcv's CUDA nms fails on this GPU ($GPU): the wheel in $WHEELS was built for arch" \
+        "$ARCH; set TORCH_CUDA_ARCH_LIST to include this GPU's and re-run"
+    log "mmcv CUDA op check passed (nms on $GPU)"
+  else
+    log "no GPU visible: skipped the mmcv CUDA op check (ops built for arch $ARCH)"
+  fi
+fi
 echo "$STAMP" > "$VENV/.mls_installed"
 log "done"

@@ -1,0 +1,192 @@
+"""`tools/install.sh --plan`: the torch variant, driver/nvcc checks, mmcv flavour and cache key.
+
+Each test runs the script's plan mode with fake `nvcc` / `nvidia-smi` on a PATH that holds
+only the few tools the script needs (so a real CUDA toolkit on the host does not leak in) and
+a `python3` that refuses `-m venv` / `-m pip`: a plan that fell through to installing would
+fail at once instead of downloading torch.
+"""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+TOOLS = 'cat cut date dirname env head ls mkdir mv nproc paste rm sed sha256sum sort tr'.split()
+# CUDA version of the driver -> a realistic driver version for nvidia-smi's header.
+DRIVERS = {'12.4': '550.54.15', '12.8': '570.86.15', '13.0': '580.65.06'}
+NVCC_BUILDS = {'12.6': '12.6.85', '13.0': '13.0.88'}
+
+
+def _script(path, text):
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+def run_plan(repo_root, tmp_path, nvcc=None, driver_cuda=None, gpu_cap='9.0', **env_vars):
+    """Run `bash tools/install.sh --plan`; returns (returncode, {key: value}, stderr)."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir(exist_ok=True)
+    for tool in TOOLS:
+        if not (bin_dir / tool).exists():
+            (bin_dir / tool).symlink_to(shutil.which(tool))
+    _script(
+        bin_dir / 'python3',
+        '#!/bin/sh\n'
+        'if [ "$1" = -m ]; then echo "fake python3: no venv/pip in a plan test" >&2; exit 3; fi\n'
+        f'exec {sys.executable} "$@"\n',
+    )
+    if nvcc:
+        _script(
+            bin_dir / 'nvcc',
+            '#!/bin/sh\n'
+            'echo "nvcc: NVIDIA (R) Cuda compiler driver"\n'
+            'echo "Copyright (c) 2005-2025 NVIDIA Corporation"\n'
+            f'echo "Cuda compilation tools, release {nvcc}, V{NVCC_BUILDS[nvcc]}"\n'
+            f'echo "Build cuda_{nvcc}.r{nvcc}/compiler.35059454_0"\n',
+        )
+    if driver_cuda:
+        drv = DRIVERS[driver_cuda]
+        _script(
+            bin_dir / 'nvidia-smi',
+            '#!/bin/sh\n'
+            'case "$1" in --query-gpu=compute_cap) echo ' + gpu_cap + '; exit 0 ;; esac\n'
+            'echo "Wed Nov 26 10:00:00 2026"\n'
+            'echo "+------------------------------------------------------------------+"\n'
+            f'echo "| NVIDIA-SMI {drv}   Driver Version: {drv}   CUDA Version: {driver_cuda} |"\n'
+            'echo "|   0  NVIDIA H100 80GB HBM3   On  |   00000000:18:00.0 Off |    0 |"\n',
+        )
+    env = {
+        'PATH': str(bin_dir),
+        'HOME': str(tmp_path),
+        'MLS_VENV': str(tmp_path / 'venv'),
+        'MLS_CACHE': str(tmp_path / 'cache'),
+        **{k: v for k, v in env_vars.items() if v is not None},
+    }
+    proc = subprocess.run(
+        [shutil.which('bash'), str(repo_root / 'tools' / 'install.sh'), '--plan'],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    plan = dict(line.split('=', 1) for line in proc.stdout.splitlines() if '=' in line)
+    return proc.returncode, plan, proc.stderr
+
+
+def ok_plan(*args, **kwargs):
+    rc, plan, err = run_plan(*args, **kwargs)
+    assert rc == 0, err
+    for key in ('torch_variant', 'torch_cuda', 'flavour', 'arch_list', 'nvcc', 'cache_dir'):
+        assert key in plan, (key, plan)
+    return plan
+
+
+def test_no_nvcc_keeps_todays_cpu_install(repo_root, tmp_path):
+    plan = ok_plan(repo_root, tmp_path)
+    assert plan['torch_variant'] == 'pypi'
+    assert plan['torch_cuda'] == '13.0'  # PyPI's default torch 2.13.0 wheel
+    assert plan['torch_index'] == 'default'  # i.e. `pip install -r requirements/torch.txt`
+    assert (plan['flavour'], plan['arch_list'], plan['nvcc']) == ('cpu', 'none', 'none')
+    pytag = f'cp{sys.version_info[0]}{sys.version_info[1]}'
+    # The cache key of before: a CPU machine reuses its cached mmcv wheel.
+    assert plan['cache_dir'] == str(tmp_path / 'cache' / f'mmcv-2.1.0-{pytag}-torch2.13.0-cpu')
+
+
+def test_nvcc13_driver13_pypi_builds_cuda_for_the_visible_gpu(repo_root, tmp_path):
+    plan = ok_plan(repo_root, tmp_path, nvcc='13.0', driver_cuda='13.0', gpu_cap='9.0')
+    assert plan['flavour'] == 'cuda'
+    assert plan['driver_cuda'] == '13.0'
+    assert plan['nvcc'] == '13.0'
+    assert plan['arch_list'] == '9.0+PTX'
+    name = plan['cache_dir'].rsplit('/', 1)[1]
+    assert 'pypi' in name and 'nvcc13.0' in name and 'sm90+PTX' in name, name
+
+
+def test_driver_older_than_torch_cuda_fails_before_installing(repo_root, tmp_path):
+    rc, plan, err = run_plan(repo_root, tmp_path, nvcc='13.0', driver_cuda='12.4')
+    assert rc != 0
+    assert 'flavour' not in plan
+    assert 'driver' in err and '12.4' in err and '13.0' in err
+    assert 'MLS_TORCH_CUDA=cu126' in err  # the fix: a CUDA 12 torch, or update the driver
+    assert 'fake python3' not in err  # stopped by the check, not by the install
+
+
+def test_nvcc_major_other_than_torch_fails_with_the_fix(repo_root, tmp_path):
+    rc, plan, err = run_plan(repo_root, tmp_path, nvcc='12.6')
+    assert rc != 0
+    assert 'flavour' not in plan
+    assert 'nvcc 12.6' in err and 'CUDA 13.0' in err
+    assert 'first on PATH' in err and 'MLS_TORCH_CUDA=cu126' in err
+    assert 'fake python3' not in err
+
+
+def test_cu126_with_nvcc126_and_driver128(repo_root, tmp_path):
+    plan = ok_plan(
+        repo_root, tmp_path, nvcc='12.6', driver_cuda='12.8', gpu_cap='8.0', MLS_TORCH_CUDA='cu126'
+    )
+    assert plan['torch_variant'] == 'cu126'
+    assert plan['torch_cuda'] == '12.6'
+    assert plan['torch_index'] == 'https://download.pytorch.org/whl/cu126'
+    assert plan['flavour'] == 'cuda'
+    assert plan['arch_list'] == '8.0+PTX'
+    assert 'cu126-cuda-nvcc12.6-sm80+PTX' in plan['cache_dir']
+
+
+@pytest.mark.parametrize('force_cuda', ['1', None])
+@pytest.mark.parametrize(
+    'variant, nvcc, arch',
+    [('pypi', '13.0', '7.5;8.0;8.6;9.0+PTX'), ('cu126', '12.6', '7.0;7.5;8.0;8.6;9.0+PTX')],
+)
+def test_no_visible_gpu_still_builds_cuda_with_default_archs(
+    repo_root, tmp_path, force_cuda, variant, nvcc, arch
+):
+    """A login node (nvcc, no GPU, no nvidia-smi) gets the CUDA ops, for the stated archs."""
+    plan = ok_plan(repo_root, tmp_path, nvcc=nvcc, FORCE_CUDA=force_cuda, MLS_TORCH_CUDA=variant)
+    assert plan['gpu'] == 'none'
+    assert plan['flavour'] == 'cuda'
+    assert plan['arch_list'] == arch
+
+
+def test_force_cuda_without_nvcc_fails(repo_root, tmp_path):
+    rc, _, err = run_plan(repo_root, tmp_path, FORCE_CUDA='1')
+    assert rc != 0 and 'need nvcc' in err and 'MLS_MMCV_FLAVOUR=cpu' in err
+
+
+def test_mmcv_flavour_cpu_overrides_nvcc_and_gpu(repo_root, tmp_path):
+    plan = ok_plan(
+        repo_root, tmp_path, nvcc='13.0', driver_cuda='13.0', FORCE_CUDA='1', MLS_MMCV_FLAVOUR='cpu'
+    )
+    assert (plan['flavour'], plan['arch_list']) == ('cpu', 'none')
+    assert plan['cache_dir'].endswith('-torch2.13.0-cpu')
+
+
+def test_arch_list_keys_cache_and_stamp(repo_root, tmp_path):
+    plans = [
+        ok_plan(repo_root, tmp_path, nvcc='13.0', driver_cuda='13.0', gpu_cap='8.0'),
+        ok_plan(repo_root, tmp_path, nvcc='13.0', driver_cuda='13.0', gpu_cap='9.0'),
+        ok_plan(repo_root, tmp_path, nvcc='13.0', TORCH_CUDA_ARCH_LIST='8.0 9.0'),
+    ]
+    assert [p['arch_list'] for p in plans] == ['8.0+PTX', '9.0+PTX', '8.0;9.0+PTX']
+    assert len({p['cache_dir'] for p in plans}) == 3
+    assert len({p['stamp'] for p in plans}) == 3
+    # The same plan gives the same stamp; a venv carrying it is up to date.
+    again = ok_plan(repo_root, tmp_path, nvcc='13.0', driver_cuda='13.0', gpu_cap='9.0')
+    assert again['stamp'] == plans[1]['stamp'] and again['up_to_date'] == 'no'
+    (tmp_path / 'venv').mkdir()
+    (tmp_path / 'venv' / '.mls_installed').write_text(plans[1]['stamp'] + '\n')
+    again = ok_plan(repo_root, tmp_path, nvcc='13.0', driver_cuda='13.0', gpu_cap='9.0')
+    assert again['up_to_date'] == 'yes'
+    # ... and changing the flavour re-runs the install.
+    cpu = ok_plan(
+        repo_root, tmp_path, nvcc='13.0', driver_cuda='13.0', gpu_cap='9.0', MLS_MMCV_FLAVOUR='cpu'
+    )
+    assert cpu['up_to_date'] == 'no'
+
+
+def test_unknown_variant_lists_the_accepted_values(repo_root, tmp_path):
+    rc, plan, err = run_plan(repo_root, tmp_path, MLS_TORCH_CUDA='cu118')
+    assert rc != 0 and 'flavour' not in plan
+    assert 'MLS_TORCH_CUDA' in err and 'cu118' in err
+    for value in ('pypi', 'cu126', 'cu128', 'cu130', 'cpu'):
+        assert value in err
