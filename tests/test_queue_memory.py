@@ -200,3 +200,16 @@ def test_checkpoint_of_another_bank_dtype_is_converted_not_cast():
     del broken['scale_g']
     with pytest.raises(KeyError, match='scale_g'):
         QueueMemory(length=8, banks=dict(g=64, z=2)).load_state_dict(broken)
+
+
+@pytest.mark.parametrize(
+    'device,length,chunks', [('meta', 65536, 2), ('cpu', 1024, 2), ('meta', 1024, 1)]
+)
+def test_low_precision_products_are_chunked_by_device(device, length, chunks):
+    """At the paper's largest queue (D = 65536, d_g = 2048) a GPU-like device converts the
+    bank in 2 chunks (each chunk is kernel launches; a CPU would take 128 cache-sized ones)."""
+    with torch.device(device):
+        mem = QueueMemory(length=length, banks=dict(g=2048), dtypes=dict(g='bfloat16'))
+    pieces = list(mem._chunks('g', torch.float16))
+    assert len(pieces) == chunks
+    assert pieces[-1][0].stop >= length and all(rows.device.type == device for _, rows in pieces)
