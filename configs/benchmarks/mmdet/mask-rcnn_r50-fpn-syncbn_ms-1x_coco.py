@@ -19,6 +19,15 @@ model = dict(
         bbox_head=dict(type='Shared4Conv1FCBBoxHead', norm_cfg=norm_cfg),
         mask_head=dict(norm_cfg=norm_cfg),
     ),
+    train_cfg=dict(
+        # RPN.BOUNDARY_THRESH -1: anchors crossing the image border are kept (allowed_border -1).
+        # detectron2's RPN Matcher(allow_low_quality_matches=True) gives each box its best anchors
+        # at any IoU (mmdet's floor is 0.3); 1e-5 only skips zero-area boxes, which detectron2
+        # drops before matching (filter_empty_instances).
+        rpn=dict(assigner=dict(match_low_quality=True, min_pos_iou=1e-5), allowed_border=-1),
+        # ROI_HEADS: Matcher(allow_low_quality_matches=False) (mmdet's FPN default is True).
+        rcnn=dict(assigner=dict(match_low_quality=False)),
+    ),
 )
 
 train_pipeline = [
@@ -33,3 +42,16 @@ train_pipeline = [
     dict(type='PackDetInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+
+# detectron2 parity (README of this folder, "detectron2 parity"). Schedule: mmdet's 12 epochs of
+# ~7,330 iterations (117,266 images / 16) = ~87,960 iterations, LR steps after epochs 8 / 11
+# (~58,640 / ~80,630), vs detectron2's SOLVER.MAX_ITER 90000, STEPS (60000, 80000): kept.
+# Warm-up: SOLVER.WARMUP_ITERS 1000, WARMUP_FACTOR 1/1000 (mmdet's default is 500).
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000),
+    dict(type='MultiStepLR', begin=0, end=12, by_epoch=True, milestones=[8, 11], gamma=0.1),
+]
+# SOLVER.WEIGHT_DECAY_NORM 0.0: no weight decay on the norm layers' weight and bias.
+optim_wrapper = dict(paramwise_cfg=dict(norm_decay_mult=0.0))
+# PreciseBN (TEST.PRECISE_BN, 200 iterations) is not run: mmpretrain's PreciseBNHook divides by
+# the train loader's batch_size, None under mmdet's AspectRatioBatchSampler (TypeError).
