@@ -94,3 +94,42 @@ def test_two_ranks_equal_one_process_with_the_global_batch(repo_root, coco_tiny,
             assert torch.allclose(rank0[key], value, rtol=1e-3, atol=1e-5), key
         else:
             assert torch.equal(rank0[key], value), key
+
+
+def test_two_nodes_of_one_process_train_as_one_node_of_two(repo_root, coco_tiny, tmp_path):
+    """tools/dist_train.sh as two nodes (NNODES=2, NODE_RANK 0 and 1, one process each) on this
+    machine: both ranks end with the same queue and weights as one process with batch 16."""
+    cfg = tmp_path / 'nodes.py'
+    cfg.write_text(CONFIG.format(repo=repo_root, coco=coco_tiny, batch=8))
+    work = tmp_path / 'nodes'
+    port = str(_free_port())
+    nodes = []
+    for node_rank in range(2):
+        env = {
+            **os.environ,
+            'PYTHON': sys.executable,
+            'NNODES': '2',
+            'NODE_RANK': str(node_rank),
+            'MASTER_ADDR': '127.0.0.1',
+            'PORT': port,
+            'PYTHONPATH': f'{repo_root / "tests/helpers"}:{os.environ.get("PYTHONPATH", "")}',
+        }
+        cmd = ['bash', 'tools/dist_train.sh', str(cfg), '1', '--work-dir', str(work)]
+        nodes.append(
+            subprocess.Popen(
+                cmd, cwd=repo_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+        )
+    for node in nodes:
+        out, _ = node.communicate(timeout=600)
+        assert node.returncode == 0, out.decode()[-3000:]
+    rank0, rank1 = (torch.load(work / f'rank{r}.pth', weights_only=True) for r in range(2))
+    (single,) = run(repo_root, coco_tiny, tmp_path, 'single', 1)
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), key
+    assert int(rank0['memory.ptr']) == 48 % 64
+    for key, value in single.items():
+        if key.startswith('memory.bank_'):
+            assert torch.allclose(as_set(rank0[key]), as_set(value), atol=1e-4), key
+        elif value.is_floating_point():
+            assert torch.allclose(rank0[key], value, rtol=1e-3, atol=1e-5), key
