@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import colorsys
 import importlib.util
+import sys
 import json
 from itertools import combinations
 from math import comb
@@ -43,6 +44,19 @@ def scenes(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp('scenes') / 'demo'
     summary = gen.generate(out, **PARAMS)
     assert not summary['skipped']
+    return out
+
+
+@pytest.fixture(scope='module')
+def saturated_scenes(tmp_path_factory) -> Path:
+    """The same drawing with saturated object colours (the defaults are muted): the colour
+    then tells an object's pixels from the background's, which checks the geometry."""
+    out = tmp_path_factory.mktemp('saturated') / 'demo'
+    textures = sys.modules['demo_scenes.textures']
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(textures, 'LIGHT_SAT', (0.6, 1.0))
+        patch.setattr(textures, 'DARK_SAT', (0.7, 1.0))
+        gen.generate(out, **PARAMS)
     return out
 
 
@@ -236,11 +250,12 @@ def test_pycocotools_reads_the_json(scenes):
             assert x <= xs.min() and xs.max() <= x + w and y <= ys.min() and ys.max() <= y + h
 
 
-def test_pixels_inside_polygons_differ_from_the_background(scenes):
+def test_pixels_inside_polygons_differ_from_the_background(saturated_scenes):
     """Objects are saturated right up to their polygon's edge, the background around is not.
 
     Fails if drawn shapes and json polygons were misaligned by more than a pixel.
     """
+    scenes = saturated_scenes
     checked = 0
     for split in SPLITS:
         data = _load(scenes, split)
@@ -408,3 +423,42 @@ def test_cli_names_the_bad_option(tmp_path, capsys):
     assert gen.main(['--out-dir', str(tmp_path / 'demo'), '--img-size', '20']) == 2
     assert '--img-size' in capsys.readouterr().err
     assert not (tmp_path / 'demo').exists()
+
+
+def test_objects_fill_the_views_and_backgrounds_are_smooth(stats_scenes):
+    """What self-supervision needs from the scenes (generator version 3).
+
+    Objects cover over a third of an image on average, so that a view of 60 to 100 % of it
+    almost always holds object pixels; backgrounds are gradients or low-frequency noise, whose
+    neighbouring pixels differ by little, unlike the stripes and checkerboards of version 2
+    (which every crop of an image shares, a shortcut for telling images apart).
+    """
+    out, _ = stats_scenes
+    data = _load(out, 'train')
+    groups = _by_image(data)
+    coverage, steps = [], []
+    for im in data['images']:
+        objects = np.zeros((SIZE, SIZE), dtype=bool)
+        for ann in groups[im['id']]:
+            objects |= np.asarray(_mask(ann).filter(ImageFilter.MaxFilter(5))) > 0
+        coverage.append(np.mean(np.asarray(_mask_union(groups[im['id']])) > 0))
+        grey = _pixels(out, 'train', im['file_name']).astype(np.float32).mean(axis=2)
+        background = ~objects[:, 1:] & ~objects[:, :-1]
+        steps.append(np.percentile(np.abs(np.diff(grey, axis=1))[background], 99))
+    assert np.mean(coverage) >= 0.3
+    # JPEG and the +-3 pixel noise alone give steps of a few levels; a hard stripe edge of
+    # the old backgrounds (contrast 0.1 to 0.3) gives 25 to 75.
+    assert np.median(steps) <= 12
+
+
+def test_objects_are_muted_so_that_colour_does_not_tell_images_apart(stats_scenes):
+    out, _ = stats_scenes
+    colours, _ = _object_colours(out, _load(out, 'train'))
+    assert np.percentile(_saturation(colours), 95) <= 0.2
+
+
+def _mask_union(anns: list[dict]) -> Image.Image:
+    union = Image.new('L', (SIZE, SIZE), 0)
+    for ann in anns:
+        union.paste(255, mask=_mask(ann))
+    return union

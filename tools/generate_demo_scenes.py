@@ -68,7 +68,7 @@ from demo_scenes.coco import (  # noqa: E402
 )
 
 # Bump whenever the drawing changes, so that existing outputs are regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 JPEG_QUALITY = 90
 # 4:4:4 chroma: the default 4:2:0 halves colour resolution, which smears 3 px texture cells

@@ -70,7 +70,10 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATASETS = dict(
     coco_scenes='configs/mls/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py',
     voc_animals='configs/mls/mls_resnet18_1xb32-coslr-40e_voc-animals-64px.py',
+    demo_scenes='configs/mls/mls_resnet18_1xb32-coslr-18e_demo-scenes-64px.py',
 )
+# Generated into the repo by tools/generate_demo_scenes.py (`make demo`), not in --data-root.
+GENERATED = ('demo_scenes',)
 METHODS = ('mls', 'infonce', 'moco', 'random_init')
 METHOD_NAMES = dict(
     mls='MLS',
@@ -131,9 +134,14 @@ def parse_args() -> argparse.Namespace:
 
 def dataset_config(name: str, data_root: str, args: argparse.Namespace) -> Config:
     cfg = Config.fromfile(osp.join(REPO, DATASETS[name]))
-    root = osp.join(data_root, osp.basename(cfg.data_root.rstrip('/'))) + '/'
+    if name in GENERATED:
+        root = osp.join(REPO, cfg.data_root)
+        hint = 'generate it with tools/generate_demo_scenes.py'
+    else:
+        root = osp.join(data_root, osp.basename(cfg.data_root.rstrip('/'))) + '/'
+        hint = 'see --data-root'
     if not osp.isdir(root):
-        raise FileNotFoundError(f'{name}: data folder not found: {root} (see --data-root)')
+        raise FileNotFoundError(f'{name}: data folder not found: {root} ({hint})')
     for loader in (cfg.train_dataloader, cfg.knn_dataloader, cfg.knn_val_dataloader):
         loader.dataset.data_root = root
     if args.epochs:

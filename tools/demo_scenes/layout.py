@@ -16,8 +16,10 @@ from PIL import Image, ImageDraw
 
 from .shapes import ASPECT_RANGE, INRADIUS, sample_polygon
 
-RADIUS_RANGE = (0.14, 0.22)  # object radius (of the disk of equal area) / image size
-MIN_RADIUS = 0.11  # the radius shrinks towards this fraction when an object does not fit
+# Objects fill a good part of the image, so that most views of a scene (crops of 60 to 100 %)
+# hold an object, not just background.
+RADIUS_RANGE = (0.21, 0.29)  # object radius (of the disk of equal area) / image size
+MIN_RADIUS = 0.14  # the radius shrinks towards this fraction when an object does not fit
 SHRINK = 0.9  # radius factor after each failed round of positions
 ROUNDS = 12  # outlines tried per object
 TRIES = 8  # positions tried per outline, among those whose core is free (see _core_half_side)

@@ -21,19 +21,23 @@ import numpy as np
 TEXTURE_NAMES: tuple[str, ...] = ('solid', 'stripes', 'checker', 'dots', 'rings')
 
 # Periods as fractions of the object's radius (see shapes.sample_polygon). At the smallest
-# objects of a 64 px image (radius ~9 px) they give stripes and rings of ~5 px, checker cells of
-# ~3 px and dots of ~3 px diameter: about the finest patterns that survive JPEG at 64 px.
-STRIPE_PERIOD = (0.5, 0.65)
-CHECKER_CELL = (0.3, 0.4)
-DOT_SPACING = (0.6, 0.75)
+# objects of a 64 px image (radius ~13 px) they give stripes and rings of ~9 to 10 px, checker
+# cells of ~7 px and dots of ~7 px spacing: a ResNet stem reduces the image 4x at once, and
+# finer patterns (the 3 px cells of generator version 2) are barely learnable after it.
+STRIPE_PERIOD = (0.8, 1.0)
+CHECKER_CELL = (0.5, 0.65)
+DOT_SPACING = (0.95, 1.2)
 DOT_RADIUS = 0.3  # of the spacing: ~28% ink, so dots read as dots, not as a checker
-RING_PERIOD = (0.45, 0.6)
+RING_PERIOD = (0.7, 0.95)
 SUPERSAMPLE = 2  # per axis; softens the staircase of thin rotated patterns
 
-# Object shades are saturated; backgrounds (see background.py) are not, so objects stand out
-# from any background whatever their hue.
-LIGHT_SAT, LIGHT_VAL = (0.6, 1.0), (0.8, 1.0)
-DARK_SAT, DARK_VAL = (0.7, 1.0), (0.35, 0.55)
+# Object shades are muted (any hue, little saturation): an object's colour is not its
+# category, and with saturated random colours it was each image's identity instead, which
+# MoCo-v2's colour jitter (hue +-0.1) leaves intact: self-supervision then told the scenes apart
+# by their objects' colours and the kNN mAP fell below the untrained network's
+# (docs/results/demo/tuning_log.md, run 15). Objects stand out from the background by value.
+LIGHT_SAT, LIGHT_VAL = (0.0, 0.12), (0.8, 1.0)
+DARK_SAT, DARK_VAL = (0.0, 0.12), (0.35, 0.55)
 DARK_HUE_SHIFT = 0.1  # the dark shade's hue stays near the light one's, so blends at pattern
 # edges stay saturated instead of turning grey
 
