@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import colorsys
 import importlib.util
-import sys
 import json
+import sys
 from itertools import combinations
 from math import comb
 from pathlib import Path
