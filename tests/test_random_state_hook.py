@@ -6,6 +6,7 @@ from unittest import mock
 
 import numpy as np
 import torch
+from mmengine.hooks import CheckpointHook
 
 import mls_plugin.engine.hooks.random_state_hook as module
 from mls_plugin.engine.hooks.random_state_hook import RandomStateHook
@@ -50,11 +51,22 @@ def test_a_state_loaded_off_the_cpu_or_in_another_dtype_is_restored():
     assert draws() == expected
 
 
+def training_runner(it, saver):
+    return SimpleNamespace(
+        logger=mock.MagicMock(),
+        hooks=[saver],
+        epoch=0,
+        iter=it,
+        max_iters=10,
+        max_epochs=1,
+    )
+
+
 def test_each_rank_restores_its_own_states(monkeypatch):
     (rank0,) = saved_checkpoint(0)[0]['meta']['random_state']['ranks']
     _, expected1 = saved_checkpoint(1)
-    # Two ranks: the states are gathered at the end of every iteration, on every rank, since
-    # only rank 0 runs before_save_checkpoint (a collective there would hang the others).
+    # Two ranks: only rank 0 runs before_save_checkpoint (a collective there would hang the
+    # others), so the states are gathered after the iterations where CheckpointHook saves.
     gathers = []
     monkeypatch.setattr(module, 'get_world_size', lambda: 2)
     monkeypatch.setattr(
@@ -63,12 +75,24 @@ def test_each_rank_restores_its_own_states(monkeypatch):
     random.seed(1)
     np.random.seed(1)
     torch.manual_seed(1)
-    hook, checkpoint = RandomStateHook(), {}
-    hook.after_train_iter(runner(), 0)
+    hook, saver = RandomStateHook(), CheckpointHook(interval=2, by_epoch=False)
+    for it in range(4):  # CheckpointHook saves after iterations 2 and 4 (iter 1 and 3)
+        hook.after_train_iter(training_runner(it, saver), it)
+    assert len(gathers) == 2
+    random.seed(1)
+    np.random.seed(1)
+    torch.manual_seed(1)
+    gathers.clear()
+    hook.after_train_iter(training_runner(5, saver), 5)
     assert len(gathers) == 1
-    hook.before_save_checkpoint(runner(), checkpoint)
+    checkpoint = {}
+    hook.before_save_checkpoint(training_runner(5, saver), checkpoint)
     assert len(gathers) == 1  # no collective in the rank-0-only hook
     assert len(checkpoint['meta']['random_state']['ranks']) == 2
+    # A save at a step without a gather (e.g. before a non-finite loss) holds rank 0's only.
+    other = {}
+    hook.before_save_checkpoint(training_runner(6, saver), other)
+    assert len(other['meta']['random_state']['ranks']) == 1
     # Rank 1 of two gets rank 1's streams, not rank 0's.
     monkeypatch.setattr(module, 'get_rank', lambda: 1)
     restore(checkpoint)

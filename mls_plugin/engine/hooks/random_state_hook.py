@@ -1,12 +1,12 @@
 """Save and restore the random number generators with every checkpoint."""
 
 import random
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
 from mmengine.dist import all_gather_object, get_rank, get_world_size
-from mmengine.hooks import Hook
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.registry import HOOKS
 
 
@@ -32,6 +32,13 @@ class RandomStateHook(Hook):
     uninterrupted one exactly (in deterministic mode). A resume with another
     number of ranks cannot continue per-rank streams: the states are then
     left as mmengine seeded them, with a warning.
+
+    Only rank 0 saves (and runs ``before_save_checkpoint``), so the other
+    ranks hand their states over with a small object all-gather, at the steps
+    where a ``CheckpointHook`` will save and at no other. A checkpoint saved
+    at another step (e.g. by ``tools/train.py`` before a non-finite loss)
+    holds rank 0's states only, and a multi-rank resume from it is warned
+    about and not restored.
     """
 
     # After the NORMAL hooks' before_train (a monitor that builds a data loader draws from the
@@ -42,6 +49,7 @@ class RandomStateHook(Hook):
     def __init__(self) -> None:
         self._pending: Optional[dict] = None
         self._gathered: Optional[list] = None
+        self._gathered_at: Optional[tuple] = None
 
     @staticmethod
     def _own_state() -> dict:
@@ -54,20 +62,40 @@ class RandomStateHook(Hook):
             state['cuda'] = torch.cuda.get_rng_state()  # this rank's device only
         return state
 
-    def _gather(self) -> None:
-        # Only rank 0 saves checkpoints (and runs before_save_checkpoint), so every rank hands
-        # its states over at each step that may be saved: a small object all-gather.
-        if get_world_size() > 1:
-            self._gathered = all_gather_object(self._own_state())
+    @staticmethod
+    def _savers(runner) -> List[CheckpointHook]:
+        return [hook for hook in runner.hooks if isinstance(hook, CheckpointHook)]
+
+    def _gather(self, runner) -> None:
+        self._gathered = all_gather_object(self._own_state())
+        self._gathered_at = (runner.epoch, runner.iter)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        self._gather()
+        # The same test as CheckpointHook.after_train_iter, which runs after this hook.
+        if get_world_size() > 1 and any(
+            not hook.by_epoch
+            and (
+                hook.every_n_train_iters(runner, hook.interval, hook.save_begin)
+                or (hook.save_last and hook.is_last_train_iter(runner))
+            )
+            for hook in self._savers(runner)
+        ):
+            self._gather(runner)
 
     def after_train_epoch(self, runner) -> None:
-        self._gather()
+        # The same test as CheckpointHook.after_train_epoch, which runs after this hook.
+        if get_world_size() > 1 and any(
+            hook.by_epoch
+            and (
+                hook.every_n_epochs(runner, hook.interval, hook.save_begin)
+                or (hook.save_last and hook.is_last_train_epoch(runner))
+            )
+            for hook in self._savers(runner)
+        ):
+            self._gather(runner)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        if get_world_size() > 1 and self._gathered is not None:
+        if get_world_size() > 1 and self._gathered_at == (runner.epoch, runner.iter):
             ranks = self._gathered
         else:
             ranks = [self._own_state()]
