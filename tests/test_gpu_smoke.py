@@ -1,0 +1,231 @@
+"""tools/gpu_smoke.py on the CPU suite: every check SKIPs, and its command lines are valid.
+
+The checks themselves need a GPU (the suite hides CUDA); what can be checked here is the
+no-GPU behaviour and that the commands the script would run name real files and real config
+keys, so that a GPU session does not spend its minutes on a typo.
+"""
+
+import argparse
+import copy
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config, DictAction
+
+REPO = Path(__file__).resolve().parents[1]
+TOOL = REPO / 'tools' / 'gpu_smoke.py'
+NAMES = {
+    'mmcv_ops',
+    'train_amp',
+    'resume',
+    'deterministic',
+    'train_step_benchmark',
+    'mask_rcnn_iter',
+    'two_gpus',
+}
+# Which hook each custom_hooks override must land on.
+HOOK_OF_KEY = {
+    'begin': 'BCEWarmupHook',
+    'end': 'BCEWarmupHook',
+    'interval': 'PseudoLabelPrecisionHook',
+    'bank_dataloader': 'KNNMultiLabelHook',
+    'query_dataloader': 'KNNMultiLabelHook',
+}
+
+
+@pytest.fixture(scope='module')
+def smoke():
+    spec = importlib.util.spec_from_file_location('gpu_smoke', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def no_gpu_runs(tmp_path_factory):
+    """The tool with and without ``--allow-no-gpu``, both at once (each imports torch)."""
+    tmp = tmp_path_factory.mktemp('gpu_smoke')
+    runs = {}
+    for name, flags in (('allowed', ['--allow-no-gpu']), ('refused', [])):
+        out = tmp / name / 'result.json'
+        cmd = [sys.executable, str(TOOL), *flags, '--out', str(out), '--work-dir', str(tmp / name)]
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        runs[name] = (proc, out)
+    results = {}
+    for name, (proc, out) in runs.items():
+        stdout, stderr = proc.communicate(timeout=120)
+        results[name] = (proc.returncode, stdout, stderr, out)
+    return results
+
+
+def status_lines(stdout):
+    return [ln for ln in stdout.splitlines() if re.match(r'^(PASS|FAIL|SKIP) ', ln)]
+
+
+def test_without_a_gpu_every_check_skips_and_the_json_is_written(no_gpu_runs):
+    rc, stdout, stderr, out = no_gpu_runs['allowed']
+    assert rc == 0, stdout + stderr
+    lines = status_lines(stdout)
+    assert len(lines) == 7, stdout
+    assert all(ln.startswith('SKIP ') and 'no GPU' in ln for ln in lines), lines
+    assert {ln.split()[1] for ln in lines} == NAMES
+    data = json.loads(out.read_text())
+    assert set(data['checks']) == NAMES
+    assert all(c['status'] == 'SKIP' and 'wall_s' in c for c in data['checks'].values())
+    assert data['gpu_available'] is False and data['device'] is None
+    for key in ('date', 'torch', 'cuda', 'packages'):
+        assert key in data
+
+
+def test_without_a_gpu_and_without_the_flag_it_exits_2(no_gpu_runs):
+    rc, stdout, stderr, out = no_gpu_runs['refused']
+    assert rc == 2
+    assert '--allow-no-gpu' in stderr
+    assert len(status_lines(stdout)) == 7
+    assert json.loads(out.read_text())['ok'] is False
+
+
+def cfg_options(cmd):
+    """What tools/train.py's ``--cfg-options`` makes of the command line (always last)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(cmd[cmd.index('--cfg-options') :]).cfg_options
+
+
+def resolve(cfg, key):
+    node = cfg
+    for part in key.split('.'):
+        if isinstance(node, (list, tuple)):
+            assert part.isdigit() and int(part) < len(node), f'{key}: no item {part}'
+            node = node[int(part)]
+        else:
+            assert part in node, f'{key}: no key {part!r}'
+            node = node[part]
+    return node
+
+
+def check_train_command(cmd, configs, work):
+    assert cmd[1] == 'tools/train.py' and (REPO / cmd[1]).is_file()
+    config = cmd[2]
+    assert (REPO / config).is_file(), config
+    if config not in configs:
+        configs[config] = Config.fromfile(str(REPO / config), import_custom_modules=False)
+    cfg = configs[config]
+    opts = cfg_options(cmd)
+    for key in opts:
+        resolve(cfg, key)  # every override names a key the config has
+        parts = key.split('.')
+        if parts[0] == 'custom_hooks':
+            assert cfg.custom_hooks[int(parts[1])].type == HOOK_OF_KEY[parts[2]], key
+    assert str(opts['train_dataloader.dataset.data_root']).startswith(str(work))
+    merged = copy.deepcopy(cfg)
+    merged.merge_from_dict(opts)
+    for key, value in opts.items():
+        assert resolve(merged, key) == value, key
+    return opts
+
+
+def test_the_planned_commands_name_existing_files_and_config_keys(smoke, tmp_path):
+    work = tmp_path / 'work'
+    plan = smoke.planned_commands(work, 'python')
+    assert set(plan) == NAMES - {'mmcv_ops'} | {'scenes'}
+    configs = {}
+
+    (scenes,) = plan['scenes']
+    assert (REPO / scenes[1]).is_file() and str(work) in scenes[3]
+    assert scenes[4:] == ['--num-train', '256', '--num-val', '64']
+
+    (train,) = plan['train_amp']
+    opts = check_train_command(train, configs, work)
+    assert '--amp' in train and opts['train_cfg.max_epochs'] == 2
+    assert opts['default_hooks.checkpoint.interval'] == 1
+
+    (resume,) = plan['resume']
+    opts = check_train_command(resume, configs, work)
+    assert '--amp' in resume and '--resume' in resume and opts['train_cfg.max_epochs'] == 3
+    assert resume[resume.index('--work-dir') + 1] == train[train.index('--work-dir') + 1]
+
+    runs = plan['deterministic']
+    assert len(runs) == 2
+    for cmd in runs:
+        opts = check_train_command(cmd, configs, work)
+        assert opts['randomness.deterministic'] is True
+        assert opts['train_dataloader.num_workers'] == 0
+    assert runs[0][runs[0].index('--work-dir') + 1] != runs[1][runs[1].index('--work-dir') + 1]
+
+    bench = plan['train_step_benchmark']
+    assert len(bench) == 5
+    source = (REPO / 'tools/benchmarks/train_step.py').read_text()
+    for cmd in bench:
+        assert (REPO / cmd[1]).is_file()
+        for flag in (a for a in cmd if a.startswith('--')):
+            assert f"'{flag}'" in source, flag  # an option train_step.py defines
+
+    def setting(cmd):
+        g_dtype = cmd[cmd.index('--g-dtype') + 1] if '--g-dtype' in cmd else 'float32'
+        return cmd[cmd.index('--queue') + 1], '--amp' in cmd, g_dtype
+
+    settings = {setting(cmd) for cmd in bench}
+    assert settings == {
+        ('4096', False, 'float32'),
+        ('4096', True, 'float32'),
+        ('65536', True, 'float32'),
+        ('65536', True, 'int8'),
+        ('65536', True, 'bfloat16'),
+    }
+
+    # The 2-GPU commands: the same keys, NCCL, and the failure config on the demo config.
+    dist_train, dist_resume, dist_fail = plan['two_gpus']
+    for cmd in (dist_train, dist_resume):
+        assert cmd[:2] == ['bash', 'tools/dist_train.sh'] and cmd[3] == '2'
+        opts = check_train_command(['python', 'tools/train.py', *cmd[2:]], configs, work)
+        assert opts['env_cfg.dist_cfg.backend'] == 'nccl'
+    assert '--resume' in dist_resume
+    fail_cfg = Config.fromfile(str(smoke.write_fail_config(work)), import_custom_modules=False)
+    assert dist_fail[2] == str(smoke.fail_config_path(work))
+    assert [h.type for h in fail_cfg.custom_hooks] == ['FailOnRankHook']
+    assert (REPO / smoke.FAIL_HOOK_DIR / 'fail_on_rank_hook.py').is_file()
+    for key in cfg_options(dist_fail):
+        resolve(fail_cfg, key)
+
+
+def test_the_mask_rcnn_config_takes_the_scenes_categories(smoke, tmp_path):
+    work = tmp_path / 'work'
+    ann = work / 'scenes' / 'annotations' / 'instances_train.json'
+    ann.parent.mkdir(parents=True)
+    cats = [{'id': 2, 'name': 'disk_stripes'}, {'id': 1, 'name': 'disk_solid'}]
+    ann.write_text(json.dumps({'categories': cats}))
+    cfg = Config.fromfile(str(smoke.write_mask_rcnn_config(work)), import_custom_modules=False)
+    dataset = cfg.train_dataloader.dataset
+    assert dataset.metainfo.classes == ('disk_solid', 'disk_stripes')
+    assert cfg.model.roi_head.bbox_head.num_classes == 2
+    assert cfg.model.roi_head.mask_head.num_classes == 2
+    assert cfg.model.backbone.init_cfg is None  # no pretrained checkpoint to find
+    assert cfg.model.backbone.norm_cfg.type == 'SyncBN'  # the runner reverts it on 1 process
+    assert [t['type'] for t in dataset.pipeline] == [
+        'LoadImageFromFile',
+        'LoadAnnotations',
+        'RandomChoiceResize',
+        'RandomFlip',
+        'PackDetInputs',
+    ]
+    assert dataset.pipeline[2].scales == [(256, 160)]
+    assert dataset.data_root == f'{work / "scenes"}/'
+    (cmd,) = smoke.planned_commands(work, 'python')['mask_rcnn_iter']
+    assert cmd[1] == 'tools/train.py' and cmd[2] == str(smoke.mask_config_path(work))
+
+
+def test_the_ops_comparison_runs_on_cpu(smoke):
+    """CPU against CPU: the comparison code works and finds no difference."""
+    numbers = smoke.mmcv_ops_numbers('cpu')
+    assert numbers['failures'] == []
+    diffs = {k: v for k, v in numbers.items() if k.endswith('_max_abs_diff')}
+    assert len(diffs) == 7 and all(v == 0 for v in diffs.values())
+    assert numbers['nms_kept'][0] == numbers['nms_kept'][1] > 0
