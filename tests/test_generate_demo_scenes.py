@@ -428,10 +428,11 @@ def test_cli_names_the_bad_option(tmp_path, capsys):
 def test_objects_fill_the_views_and_backgrounds_are_smooth(stats_scenes):
     """What self-supervision needs from the scenes (generator version 3).
 
-    Objects cover over a third of an image on average, so that a view of 60 to 100 % of it
-    almost always holds object pixels; backgrounds are gradients or low-frequency noise, whose
-    neighbouring pixels differ by little, unlike the stripes and checkerboards of version 2
-    (which every crop of an image shares, a shortcut for telling images apart).
+    Objects cover over a quarter of an image on average (version 2: a fifth), so that a view
+    of 60 to 100 % of it almost always holds object pixels; backgrounds are gradients or
+    low-frequency noise, whose neighbouring pixels differ by little, unlike the stripes and
+    checkerboards of version 2 (which every crop of an image shares, a shortcut for telling
+    images apart).
     """
     out, _ = stats_scenes
     data = _load(out, 'train')
@@ -445,7 +446,7 @@ def test_objects_fill_the_views_and_backgrounds_are_smooth(stats_scenes):
         grey = _pixels(out, 'train', im['file_name']).astype(np.float32).mean(axis=2)
         background = ~objects[:, 1:] & ~objects[:, :-1]
         steps.append(np.percentile(np.abs(np.diff(grey, axis=1))[background], 99))
-    assert np.mean(coverage) >= 0.3
+    assert np.mean(coverage) >= 0.25
     # JPEG and the +-3 pixel noise alone give steps of a few levels; a hard stripe edge of
     # the old backgrounds (contrast 0.1 to 0.3) gives 25 to 75.
     assert np.median(steps) <= 12

@@ -7,8 +7,12 @@ triangle, cross) with a fill texture (solid, stripes, checker, dots, rings): 20 
 only shape and texture tell apart. Colours, size, aspect, rotation, position, the texture's
 orientation and phase and the background are drawn per object or image, independently of the
 category, so that neither an untrained network's colour statistics nor colour-jitter invariance
-decide the task. Two random scenes share a category with probability ~0.19 (the chance level of
-MLS's pseudo-label precision), which leaves room to measure what pretraining learned.
+decide the task; object colours are muted, so that they do not identify a scene either (what
+self-supervision would otherwise learn). Objects cover 30 % of a scene on average and
+backgrounds are smooth, so that views of 60 to 100 % of a scene hold objects, not patterns
+that only identify the image. Two random scenes share a category with probability ~0.19 (the
+chance level of MLS's pseudo-label precision), which leaves room to measure what pretraining
+learned.
 
 Objects never overlap (a pixel of background stays between them), and each object's mask is one
 simple polygon with integer vertices; the very same vertex list is drawn and written to the
