@@ -12,6 +12,26 @@ SHARED_DATA = Path(os.environ.get('MLS_SHARED_DATA', REPO_ROOT.parent / 'shared'
 
 
 @pytest.fixture(scope='session')
+def _default_scopes_after_collection() -> dict:
+    from mmengine.registry import DefaultScope
+
+    return dict(DefaultScope._instance_dict)
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_default_scope(_default_scopes_after_collection):
+    """A test that switches mmengine's default scope (e.g. to mmdet to build a detector) must
+    not leave it switched: later tests would look MLS's components up in mmdet's registry.
+    After each test the scopes are those the test modules set when imported."""
+    from mmengine.registry import DefaultScope
+
+    yield
+    # The current scope is the latest instance of mmengine's DefaultScope (ManagerMixin).
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(_default_scopes_after_collection)
+
+
+@pytest.fixture(scope='session')
 def repo_root() -> Path:
     return REPO_ROOT
 
