@@ -183,8 +183,6 @@ class QueueMemory(BaseModule):
         Args:
             **keys: One ``(B, dim)`` tensor per bank, by bank name.
         """
-        self._check_keys(keys)
-        self.next_slots(next(iter(keys.values())).shape[0])  # refuses a bad length first
         self.enqueue_gathered(**self.gather(**keys))
 
     @torch.no_grad()
