@@ -1,9 +1,9 @@
 """MLS (Multi-Label Self-supervised learning, ICCV 2023) as an OpenMMLab plugin.
 
 Importing the package registers its components into the OpenMMLab registries
-(``MLS``, ``MLSHead``, ``MultiLabelBCELoss``, ``QueueMemory``, ``SceneImageDataset``,
-``CocoMultiLabelDataset`` in mmpretrain's; the ``CheckedPretrained`` weight
-initializer in mmengine's) and lets torch load mmengine checkpoints with
+(``MLS``, ``DenseCLMLS``, ``MLSHead``, ``MultiLabelBCELoss``, ``QueueMemory``,
+``SceneImageDataset``, ``CocoMultiLabelDataset`` in mmpretrain's; the ``CheckedPretrained``
+weight initializer in mmengine's) and lets torch load mmengine checkpoints with
 ``weights_only=True`` (see :mod:`mls_plugin.utils.checkpoint_allowlist`).
 Configs enable it with ``custom_imports = dict(imports=['mls_plugin'])``.
 """

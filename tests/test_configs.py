@@ -27,7 +27,7 @@ def test_config_loads_and_builds(path):
     model = revert_sync_batchnorm(MODELS.build(cfg.model))
     assert not any(isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules())
     assert type(model).__name__ == cfg.model.type
-    if cfg.model.type == 'MLS':
+    if cfg.model.type in ('MLS', 'DenseCLMLS'):
         assert cfg.train_dataloader.drop_last, 'QueueMemory needs full batches'
         global_batch = (
             cfg.train_dataloader.batch_size * 8
@@ -141,7 +141,7 @@ def metafiles(repo_root):
 
 
 def test_every_config_folder_has_a_readme_and_a_metafile_in_the_model_index(repo_root):
-    folders = [repo_root / 'configs/mls'] + sorted(
+    folders = [repo_root / 'configs/mls', repo_root / 'configs/examples'] + sorted(
         p for p in (repo_root / 'configs/benchmarks').iterdir() if p.is_dir()
     )
     assert sorted(metafiles(repo_root)) == sorted(f / 'metafile.yml' for f in folders)

@@ -167,6 +167,24 @@ def test_similarity_survives_the_enqueue_before_backward(monkeypatch, dtype):
     torch.testing.assert_close(query.grad, weights @ before, **tol)
 
 
+def test_similarity_of_more_queries_than_enqueued_keys():
+    """A dense loss queries the B x S cells of B images and enqueues B keys: `batch_size`
+    names the B, and the backward is that of the bank as it was in the forward."""
+    gen = torch.Generator().manual_seed(0)
+    mem = QueueMemory(length=12, banks=dict(d=6))
+    mem.enqueue(d=torch.randn(4, 6, generator=gen))  # ptr -> 4: the next write is slots 4..7
+    before = mem.bank('d').clone()
+    cells = torch.randn(4 * 5, 6, generator=gen, requires_grad=True)
+    with pytest.raises(ValueError, match=r'global batch \(20'):  # 20 rows taken for the batch
+        mem.similarity('d', cells)
+    out = mem.similarity('d', cells, batch_size=4)
+    weights = torch.randn(20, 12, generator=gen)
+    mem.enqueue(d=torch.randn(4, 6, generator=gen))
+    assert not torch.allclose(mem.bank('d')[4:8], before[4:8], atol=0.1)
+    (out * weights).sum().backward()
+    torch.testing.assert_close(cells.grad, weights @ before)
+
+
 def test_next_slots_follow_the_pointer_and_check_the_global_batch():
     mem = QueueMemory(length=8, banks=dict(z=2))
     assert mem.next_slots(4) == slice(0, 4)

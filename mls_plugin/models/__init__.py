@@ -1,4 +1,4 @@
-from .algorithms import MLS
+from .algorithms import MLS, DenseCLMLS
 from .heads import MLSHead
 from .losses import MultiLabelBCELoss
 from .memories import QueueMemory
@@ -6,6 +6,7 @@ from .utils import CheckedPretrainedInit, load_backbone_state, set_pretrained
 
 __all__ = [
     'MLS',
+    'DenseCLMLS',
     'MLSHead',
     'MultiLabelBCELoss',
     'QueueMemory',

@@ -1,3 +1,4 @@
+from .densecl_mls import DenseCLMLS
 from .mls import MLS
 
-__all__ = ['MLS']
+__all__ = ['MLS', 'DenseCLMLS']

@@ -13,6 +13,7 @@ from mmpretrain.models.utils import batch_shuffle_ddp
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..memories import gather_rows
 from ..utils import MomentumEncoder, projection_health, uses_split_batch_norm
 
 
@@ -103,18 +104,58 @@ class MLS(BaseSelfSupervisor):
         self.target_net = MomentumEncoder(online, momentum)
         self._split_bn = uses_split_batch_norm(online)
 
-    def _encode(self, backbone: nn.Module, neck: nn.Module, img: torch.Tensor) -> Tuple:
-        """Pooled backbone feature ``g`` and normalised projection ``z``."""
+    def _featmap(self, backbone: nn.Module, img: torch.Tensor) -> torch.Tensor:
+        """The backbone's last output, refused unless a ``(B, C, H, W)`` map."""
         feat = backbone(img)[-1]
         if feat.dim() != 4:
             raise ValueError(
-                f"MLS: the backbone's last output must be a (B, C, H, W) feature map to pool "
-                f'into g, got shape {tuple(feat.shape)} from {type(backbone).__name__}; e.g. '
-                "set out_type='featmap' for a VisionTransformer"
+                f"{type(self).__name__}: the backbone's last output must be a (B, C, H, W) "
+                f'feature map to pool into g, got shape {tuple(feat.shape)} from '
+                f"{type(backbone).__name__}; e.g. set out_type='featmap' for a VisionTransformer"
             )
-        g = F.adaptive_avg_pool2d(feat, 1).flatten(1)
+        return feat
+
+    def _encode(self, backbone: nn.Module, neck: nn.Module, img: torch.Tensor) -> Tuple:
+        """Pooled backbone feature ``g`` and normalised projection ``z``."""
+        g = F.adaptive_avg_pool2d(self._featmap(backbone, img), 1).flatten(1)
         z = F.normalize(neck((g,))[0], dim=1)
         return g, z
+
+    def _features(
+        self, backbone: nn.Module, neck: nn.Module, img: torch.Tensor
+    ) -> Dict[str, torch.Tensor]:
+        """Everything one encoder gives a view, by name; a subclass adds its own."""
+        return dict(zip(('g', 'z'), self._encode(backbone, neck, img)))
+
+    @torch.no_grad()
+    def _momentum_keys(
+        self, view: torch.Tensor
+    ) -> Tuple[Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:
+        """Update the key encoder, then encode ``view`` with it (:meth:`_features`).
+
+        Under DDP, or with SplitBN on one process, the batch is shuffled
+        before the key encoder (shuffle-BN, MoCo): a key must not share BN
+        statistics with its own query, else BN leaks a shortcut.
+
+        Returns:
+            tuple[dict, dict]: Every rank's keys in rank order (what the
+            queues store, ``(B x world_size, ...)``) and this rank's own keys
+            (``(B, ...)``, aligned with its queries), both unshuffled.
+        """
+        self.target_net.update_parameters(nn.Sequential(self.backbone, self.neck))
+        shuffle = get_world_size() > 1 or self._split_bn
+        if shuffle:
+            view, idx_unshuffle = batch_shuffle_ddp(view)
+        keys = self._features(*self.target_net.module, view)
+        # One all-gather serves both the queues (the whole batch, in rank order) and
+        # this rank's own keys (its rows of the unshuffled batch), as MoCo's two do.
+        gathered = gather_rows(**keys)
+        if not shuffle:  # one process: the gathered keys are this rank's
+            return gathered, gathered
+        gathered = {name: k[idx_unshuffle] for name, k in gathered.items()}
+        batch = view.shape[0]
+        mine = slice(get_rank() * batch, (get_rank() + 1) * batch)
+        return gathered, {name: k[mine] for name, k in gathered.items()}
 
     def _check_dims(self, g: torch.Tensor, z: torch.Tensor) -> None:
         for name, feat, source in (('g', g, 'backbone output'), ('z', z, 'neck out_channels')):
@@ -142,31 +183,12 @@ class MLS(BaseSelfSupervisor):
             raise ValueError('MLS expects two views per image (pipeline `MultiView`, num_views=2)')
         g1, z1 = self._encode(self.backbone, self.neck, inputs[0])
         self._check_dims(g1, z1)
-
-        with torch.no_grad():
-            self.target_net.update_parameters(nn.Sequential(self.backbone, self.neck))
-            key_backbone, key_neck = self.target_net.module
-            view2 = inputs[1]
-            # Shuffle-BN (MoCo): a key must not share BN statistics with its own
-            # query, else BN leaks a shortcut. The keys are shuffled across ranks,
-            # and across the splits of a SplitBN batch on one process.
-            shuffle = get_world_size() > 1 or self._split_bn
-            if shuffle:
-                view2, idx_unshuffle = batch_shuffle_ddp(view2)
-            g2, z2 = self._encode(key_backbone, key_neck, view2)
-            # One all-gather serves both the queue (the whole batch, in rank order) and
-            # this rank's own keys (its rows of the unshuffled batch), as MoCo's two do.
-            keys = self.memory.gather(g=g2, z=z2)
-            if shuffle:
-                keys = {name: k[idx_unshuffle] for name, k in keys.items()}
-                mine = slice(get_rank() * z1.shape[0], (get_rank() + 1) * z1.shape[0])
-                g2, z2 = keys['g'][mine], keys['z'][mine]
-
+        keys, own = self._momentum_keys(inputs[1])
         # Labels and logits are read before this step's keys are written
         # (MoCo order), so slot i is the same image in both banks. The memory's
         # products survive the enqueue in backward, so the banks are not copied.
-        losses = self.head.loss(z1, z2, g1, self.memory)
+        losses = self.head.loss(z1, own['z'], g1, self.memory)
         if self.log_health:
             losses.update(projection_health(z1.detach(), *self.memory.moments('z')))
-        self.memory.enqueue_gathered(**keys)
+        self.memory.enqueue_gathered(g=keys['g'], z=keys['z'])
         return losses

@@ -1,3 +1,3 @@
-from .queue_memory import QueueMemory
+from .queue_memory import QueueMemory, gather_rows
 
-__all__ = ['QueueMemory']
+__all__ = ['QueueMemory', 'gather_rows']

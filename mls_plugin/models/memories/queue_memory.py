@@ -134,24 +134,30 @@ class QueueMemory(BaseModule):
         """The slots the next :meth:`enqueue` of ``batch_size`` keys per rank writes."""
         return slice(self._host_ptr, self._host_ptr + self._global_batch(batch_size))
 
-    def similarity(self, name: str, query: torch.Tensor) -> torch.Tensor:
+    def similarity(
+        self, name: str, query: torch.Tensor, batch_size: Optional[int] = None
+    ) -> torch.Tensor:
         """``query @ bank^T``, differentiable with respect to ``query``.
 
         The backward does not need the bank as it was in the forward: it keeps
         a copy of only the slots that this step's :meth:`enqueue` (of
-        ``query.shape[0]`` keys per rank) overwrites, and corrects for them,
-        so the caller may enqueue before backward without cloning the bank.
+        ``batch_size`` keys per rank) overwrites, and corrects for them, so
+        the caller may enqueue before backward without cloning the bank.
 
         Args:
             name (str): The bank.
-            query (Tensor): ``(B, dim)`` queries.
+            query (Tensor): ``(N, dim)`` queries.
+            batch_size (int, optional): Keys per rank that this step's
+                enqueue writes, when it is not ``N``: e.g. ``B`` for the
+                ``B x S^2`` cell queries of a dense loss over ``B`` images.
+                Defaults to None (``N``).
 
         Returns:
-            Tensor: ``(B, length)`` products in the query's dtype (or the
+            Tensor: ``(N, length)`` products in the query's dtype (or the
             autocast dtype).
         """
         self._stored(name)  # names the bank in the error if it does not exist
-        return _BankProduct.apply(query, self, name)
+        return _BankProduct.apply(query, self, name, batch_size or query.shape[0])
 
     @torch.no_grad()
     def gather(self, **keys: torch.Tensor) -> Dict[str, torch.Tensor]:
@@ -165,13 +171,7 @@ class QueueMemory(BaseModule):
             promoted dtype of the keys.
         """
         self._check_keys(keys)
-        if get_world_size() == 1:
-            return {name: k.detach() for name, k in keys.items()}
-        names = list(keys)
-        dtype = functools.reduce(torch.promote_types, (k.dtype for k in keys.values()))
-        packed = torch.cat([keys[n].detach().to(dtype) for n in names], dim=1).contiguous()
-        gathered = torch.cat(all_gather(packed), dim=0)
-        return dict(zip(names, gathered.split([keys[n].shape[1] for n in names], dim=1)))
+        return gather_rows(**keys)
 
     @torch.no_grad()
     def enqueue(self, **keys: torch.Tensor) -> None:
@@ -314,6 +314,31 @@ class QueueMemory(BaseModule):
         return rows
 
 
+@torch.no_grad()
+def gather_rows(**tensors: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """Every rank's tensors, concatenated in rank order along dim 0, through one all-gather.
+
+    What :meth:`QueueMemory.gather` does for its banks, for any ``(B, ...)``
+    tensors (e.g. a key encoder's feature maps as well as its queue keys):
+    they are flattened, packed into one tensor, gathered and split again.
+
+    Args:
+        **tensors: ``(B, ...)`` tensors with the same ``B``, by name.
+
+    Returns:
+        dict[str, Tensor]: ``(B x world_size, ...)`` per name, detached, in
+        the promoted dtype of the inputs (the inputs as they are on one rank).
+    """
+    if get_world_size() == 1:
+        return {name: t.detach() for name, t in tensors.items()}
+    names = list(tensors)
+    dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors.values()))
+    flat = [tensors[n].detach().to(dtype).flatten(1) for n in names]
+    gathered = torch.cat(all_gather(torch.cat(flat, dim=1).contiguous()), dim=0)
+    parts = gathered.split([f.shape[1] for f in flat], dim=1)
+    return {n: p.reshape(-1, *tensors[n].shape[1:]) for n, p in zip(names, parts)}
+
+
 def _quantise(rows: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """int8 rows and their float32 scales: the largest coordinate of a row maps to +-127."""
     rows = rows.float()
@@ -331,11 +356,11 @@ class _BankProduct(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, query, memory, name):
+    def forward(ctx, query, memory, name, batch_size):
         if ctx.needs_input_grad[0]:
             # Only here is the pointer read (a device sync on GPU): ranking needs no slots.
             ctx.memory, ctx.name, ctx.query_dtype = memory, name, query.dtype
-            ctx.slots = memory.next_slots(query.shape[0])
+            ctx.slots = memory.next_slots(batch_size)
             # Plain attribute, not save_for_backward: the slots will be written.
             ctx.old_rows = memory._rows(name, ctx.slots)
         return memory._product(name, query)
@@ -348,4 +373,4 @@ class _BankProduct(torch.autograd.Function):
         grad = grad.to(acc)
         grad_query = memory._product_t(name, grad).to(acc)
         grad_query += grad[:, slots] @ (ctx.old_rows - new_rows).to(acc)
-        return grad_query.to(ctx.query_dtype), None, None
+        return grad_query.to(ctx.query_dtype), None, None, None
