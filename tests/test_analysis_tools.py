@@ -228,3 +228,26 @@ def test_plot_training_curves_and_summary(repo_root, tiny_run, tmp_path):
         check=False,
     )
     assert missing.returncode != 0 and str(tmp_path) in missing.stderr
+
+
+@pytest.mark.slow
+def test_supervised_ceiling_starts_where_the_knn_hook_starts_and_fits_the_labels(
+    repo_root, tiny_run, tmp_path
+):
+    config, _, work = tiny_run
+    rows = [json.loads(line) for p in work.glob('*/vis_data/scalars.json') for line in p.open()]
+    hook_start = next(r['knn_mAP'] for r in rows if 'knn_mAP' in r and r['step'] == 0)
+    out = tmp_path / 'ceiling.json'
+    run(repo_root, 'tools/analysis/supervised_ceiling.py', config, '--steps', 40,
+        '--evals', 2, '--optimizer', 'adamw', '--out', out)  # fmt: skip
+    result = json.loads(out.read_text())
+    # Step 0 is the untrained network that pretraining starts from, measured as the hook does.
+    assert result['curve'][0]['step'] == 0
+    assert result['curve'][0]['knn_map'] == pytest.approx(hook_start, abs=1e-3)
+    # With the labels the training loss falls (80 images, 40 steps of the run's batch of 8).
+    first, last = result['curve'][1]['loss'], result['curve'][-1]['loss']
+    assert [p['step'] for p in result['curve']] == [0, 20, 40]
+    assert last < first
+    bad = run(repo_root, 'tools/analysis/supervised_ceiling.py', repo_root / 'configs/mls/'
+              'mls_resnet50_8xb32-coslr-800e_coco.py', check=False)  # fmt: skip
+    assert bad.returncode != 0 and 'knn_dataloader' in bad.stderr
