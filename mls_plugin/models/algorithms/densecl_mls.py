@@ -1,6 +1,6 @@
 """DenseCL plus MLS's multi-label loss, composed from registered components."""
 
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Tuple
 
 import torch
 import torch.nn as nn
@@ -47,35 +47,14 @@ class DenseCLMLS(MLS):
             ``(N, D)`` cosine similarities, e.g. ``ContrastiveHead``.
         dense_memory (dict): :class:`QueueMemory` config with one bank of the
             neck's ``out_channels``.
-        **kwargs: ``momentum``, ``log_health``, ``pretrained``,
-            ``data_preprocessor``, ``init_cfg``, as for :class:`MLS`.
+        **kwargs: ``backbone``, ``neck``, ``head``, ``memory`` (above) and
+            ``momentum``, ``log_health``, ``pretrained``, ``data_preprocessor``,
+            ``init_cfg``, passed to :class:`MLS` with its defaults.
     """
 
-    def __init__(
-        self,
-        backbone: dict,
-        neck: dict,
-        head: dict,
-        memory: dict,
-        dense_head: dict,
-        dense_memory: dict,
-        momentum: float = 0.005,
-        log_health: bool = True,
-        pretrained: Optional[str] = None,
-        data_preprocessor: Optional[dict] = None,
-        init_cfg: Optional[Union[List[dict], dict]] = None,
-    ) -> None:
-        super().__init__(
-            backbone=backbone,
-            neck=neck,
-            head=head,
-            memory=memory,
-            momentum=momentum,
-            log_health=log_health,
-            pretrained=pretrained,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg,
-        )
+    def __init__(self, *, dense_head: dict, dense_memory: dict, **kwargs) -> None:
+        # Everything else is MLS's, with MLS's defaults (one place states them).
+        super().__init__(**kwargs)
         self.dense_head = MODELS.build(dense_head)
         self.dense_memory = MODELS.build(dense_memory)
         if len(self.dense_memory.names) != 1:
