@@ -24,6 +24,7 @@ NAMES = {
     'train_amp',
     'resume',
     'deterministic',
+    'nccl_one_gpu',
     'train_step_benchmark',
     'mask_rcnn_iter',
     'two_gpus',
@@ -73,7 +74,7 @@ def test_without_a_gpu_every_check_skips_and_the_json_is_written(no_gpu_runs):
     rc, stdout, stderr, out = no_gpu_runs['allowed']
     assert rc == 0, stdout + stderr
     lines = status_lines(stdout)
-    assert len(lines) == 7, stdout
+    assert len(lines) == len(NAMES), stdout
     assert all(ln.startswith('SKIP ') and 'no GPU' in ln for ln in lines), lines
     assert {ln.split()[1] for ln in lines} == NAMES
     data = json.loads(out.read_text())
@@ -88,7 +89,7 @@ def test_without_a_gpu_and_without_the_flag_it_exits_2(no_gpu_runs):
     rc, stdout, stderr, out = no_gpu_runs['refused']
     assert rc == 2
     assert '--allow-no-gpu' in stderr
-    assert len(status_lines(stdout)) == 7
+    assert len(status_lines(stdout)) == len(NAMES)
     assert json.loads(out.read_text())['ok'] is False
 
 
@@ -181,13 +182,21 @@ def test_the_planned_commands_name_existing_files_and_config_keys(smoke, tmp_pat
         ('65536', True, 'bfloat16'),
     }
 
-    # The 2-GPU commands: the same keys, NCCL, and the failure config on the demo config.
+    # The 1- and 2-GPU commands: the same keys, NCCL, one work dir per check, resumed in it;
+    # the failure config on the demo config.
+    one_train, one_resume = plan['nccl_one_gpu']
     dist_train, dist_resume, dist_fail = plan['two_gpus']
-    for cmd in (dist_train, dist_resume):
-        assert cmd[:2] == ['bash', 'tools/dist_train.sh'] and cmd[3] == '2'
-        opts = check_train_command(['python', 'tools/train.py', *cmd[2:]], configs, work)
-        assert opts['env_cfg.dist_cfg.backend'] == 'nccl'
-    assert '--resume' in dist_resume
+    for gpus, cmds in (('1', (one_train, one_resume)), ('2', (dist_train, dist_resume))):
+        for cmd in cmds:
+            assert cmd[:2] == ['bash', 'tools/dist_train.sh'] and cmd[3] == gpus
+            opts = check_train_command(['python', 'tools/train.py', *cmd[2:]], configs, work)
+            assert opts['env_cfg.dist_cfg.backend'] == 'nccl'
+        assert '--resume' in cmds[1] and '--resume' not in cmds[0]
+        assert cmds[0][cmds[0].index('--work-dir') + 1] == cmds[1][cmds[1].index('--work-dir') + 1]
+    assert (
+        one_train[one_train.index('--work-dir') + 1]
+        != dist_train[dist_train.index('--work-dir') + 1]
+    )
     fail_cfg = Config.fromfile(str(smoke.write_fail_config(work)), import_custom_modules=False)
     assert dist_fail[2] == str(smoke.fail_config_path(work))
     assert [h.type for h in fail_cfg.custom_hooks] == ['FailOnRankHook']

@@ -20,6 +20,9 @@ Checks, in the order they run (``--checks`` picks some):
 - ``deterministic``: two 1-epoch runs with ``randomness.deterministic=True`` (the README's
   exact-resume mode; ``CUBLAS_WORKSPACE_CONFIG`` is set by ``mls_plugin``), no workers: the
   two final checkpoints must be bitwise equal.
+- ``nccl_one_gpu``: ``tools/dist_train.sh`` with 1 GPU and NCCL (torchrun, the DDP wrapper,
+  the keys' all-gather and the shuffle-BN path through NCCL at world size 1), 2 epochs, then
+  ``--resume`` to epoch 3: what a one-GPU host can check of the distributed path.
 - ``mask_rcnn_iter``: one iteration of the Mask R-CNN R50-FPN transfer config (SyncBN, which
   mmengine reverts to BN in one process) on 2 demo scenes, random backbone weights.
 - ``train_step_benchmark``: ``tools/benchmarks/train_step.py``, MLS against mmpretrain's MoCo,
@@ -77,6 +80,7 @@ CHECKS = (
     'train_amp',
     'resume',
     'deterministic',
+    'nccl_one_gpu',
     'mask_rcnn_iter',
     'train_step_benchmark',
     'two_gpus',
@@ -239,8 +243,9 @@ def planned_commands(work: Path, python: str = sys.executable, **benchmark) -> d
     def train(sub, opts, *extra):
         return train_command(python, work, sub, opts, *extra)
 
-    def dist(sub, opts, *extra, config=DEMO_CONFIG):
-        cmd = ['bash', DIST_TRAIN, config, '2', '--work-dir', str(work / 'two_gpus' / sub)]
+    def dist(sub, opts, *extra, config=DEMO_CONFIG, gpus=2):
+        folder = 'two_gpus' if gpus == 2 else 'nccl_one_gpu'
+        cmd = ['bash', DIST_TRAIN, config, str(gpus), '--work-dir', str(work / folder / sub)]
         return cmd + list(extra) + cfg_options(opts)
 
     nccl = {'env_cfg.dist_cfg.backend': 'nccl'}
@@ -263,6 +268,10 @@ def planned_commands(work: Path, python: str = sys.executable, **benchmark) -> d
         'mask_rcnn_iter': [
             [python, TRAIN, str(mask_config_path(work)), '--work-dir', str(work / 'mask_rcnn')]
             + ['--no-validate']
+        ],
+        'nccl_one_gpu': [
+            dist('train', {**demo_options(work, 2), **nccl}, gpus=1),
+            dist('train', {**demo_options(work, 3), **nccl}, '--resume', gpus=1),
         ],
         'train_step_benchmark': list(benchmark_commands(work, python, **benchmark).values()),
         'two_gpus': [
@@ -799,22 +808,13 @@ class Smoke:
         )
         return summary, numbers, details
 
-    def check_two_gpus(self):
-        import torch
-
-        if not self.args.two_gpus:
-            raise CheckSkipped('not requested (pass --two-gpus)')
-        if torch.cuda.device_count() < 2:
-            raise CheckSkipped(f'needs 2 GPUs, {torch.cuda.device_count()} visible')
-        self.ensure_scenes()
-        self.fresh('two_gpus')
-        write_fail_config(self.work)
-        train_cmd, resume_cmd, fail_cmd = self.plan['two_gpus']
-        env = dict(self.env, PYTHON=self.python)
+    def _dist_train_and_resume(self, check: str, gpus: int, env: dict) -> tuple:
+        """``dist_train.sh`` for 2 epochs, then ``--resume`` to epoch 3: (numbers, errors)."""
+        train_cmd, resume_cmd = self.plan[check][:2]
+        work = self.work / check / 'train'
+        per_epoch = NUM_TRAIN // (gpus * BATCH)
         numbers: dict = {}
         errors: list = []
-        per_epoch = NUM_TRAIN // (2 * BATCH)
-        work = self.work / 'two_gpus' / 'train'
 
         def step(name, fn):
             try:
@@ -824,7 +824,7 @@ class Smoke:
                 numbers[name] = {'error': str(exc), 'tail': exc.tail}
 
         def train():
-            run = self.run(train_cmd, 'two_gpus_train', 420, env=dict(env, PORT=str(free_port())))
+            run = self.run(train_cmd, f'{check}_train', 420, env=dict(env, PORT=str(free_port())))
             require_ok(run, DIST_TRAIN)
             nums = loss_summary(scalar_rows(work), list(range(1, 2 * per_epoch + 1)))
             if not (work / 'epoch_2.pth').is_file():
@@ -835,7 +835,7 @@ class Smoke:
             if not (work / 'epoch_2.pth').is_file():
                 raise CheckFailed('not run: no epoch_2.pth')
             before = run_dirs(work)
-            run = self.run(resume_cmd, 'two_gpus_resume', 420, env=dict(env, PORT=str(free_port())))
+            run = self.run(resume_cmd, f'{check}_resume', 420, env=dict(env, PORT=str(free_port())))
             require_ok(run, f'{DIST_TRAIN} --resume')
             expected = list(range(2 * per_epoch + 1, 3 * per_epoch + 1))
             nums = loss_summary(scalar_rows(work, exclude=before), expected)
@@ -843,6 +843,38 @@ class Smoke:
             if not match or match.group(1) != '2' or not (work / 'epoch_3.pth').is_file():
                 raise CheckFailed('did not resume from epoch 2 to epoch_3.pth', run.tail())
             return dict(nums, wall_s=run.wall_s)
+
+        step('train', train)
+        step('resume', resume)
+        return numbers, errors, step
+
+    def check_nccl_one_gpu(self):
+        self.ensure_scenes()
+        self.fresh('nccl_one_gpu')
+        env = dict(self.env, PYTHON=self.python)
+        numbers, errors, _ = self._dist_train_and_resume('nccl_one_gpu', 1, env)
+        if errors:
+            raise CheckFailed('; '.join(errors), numbers=numbers)
+        train = numbers['train']
+        return (
+            f'1 x NCCL (torchrun): {train["iterations"]} iterations, loss '
+            f'{train["first_loss"]:.3f} -> {train["last_loss"]:.3f}, resumed to epoch 3',
+            numbers,
+        )
+
+    def check_two_gpus(self):
+        import torch
+
+        if not self.args.two_gpus:
+            raise CheckSkipped('not requested (pass --two-gpus)')
+        if torch.cuda.device_count() < 2:
+            raise CheckSkipped(f'needs 2 GPUs, {torch.cuda.device_count()} visible')
+        self.ensure_scenes()
+        self.fresh('two_gpus')
+        write_fail_config(self.work)
+        fail_cmd = self.plan['two_gpus'][2]
+        env = dict(self.env, PYTHON=self.python)
+        numbers, errors, step = self._dist_train_and_resume('two_gpus', 2, env)
 
         def fail():
             watch = 'injected failure on rank 1'
@@ -863,8 +895,6 @@ class Smoke:
                 raise CheckFailed('the job exited 0 after the failure', run.tail())
             return nums
 
-        step('train', train)
-        step('resume', resume)
         step('fail_on_rank_1', fail)
         if errors:
             raise CheckFailed('; '.join(errors), numbers=numbers)

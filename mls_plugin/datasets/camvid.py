@@ -7,6 +7,10 @@ below and 11 for *void* (checked on the 224 frames of ``camvid_small``: no
 other value occurs). Void is mapped to mmseg's ignore index 255 when the label
 map is loaded, so the decode heads' ``ignore_index=255`` and ``IoUMetric``
 skip it; class 0 (Sky) is a real class, so ``reduce_zero_label`` stays False.
+
+Registered into mmseg's ``DATASETS`` when this module is imported, which ``import mls_plugin``
+does not do (it would pull in mmseg and mmcv's compiled ops): configs that use it list
+``'mls_plugin.datasets.camvid'`` in ``custom_imports``.
 """
 
 from typing import Optional, Sequence

@@ -7,6 +7,10 @@
 #   bash tools/dist_train.sh THIS_CONFIG 4 --pretrained work_dirs/mls/epoch_800.pth
 _base_ = './pspnet_r50-d8_4xb2-40k_cityscapes-512x1024.py'
 
+custom_imports = dict(
+    imports=['mls_plugin', 'mls_plugin.datasets.camvid'], allow_failed_imports=False
+)
+
 data_root = 'data/camvid/'
 crop_size = (360, 480)
 model = dict(
