@@ -10,14 +10,14 @@ from mmpretrain.utils import register_all_modules
 
 import mls_plugin  # noqa: F401
 import mls_plugin.models.algorithms.mls as mls_module
-from mls_plugin.models.utils import SplitBatchNorm2d, uses_split_batch_norm
+from mls_plugin.models.utils import SplitBatchNorm, uses_split_batch_norm
 
 register_all_modules(init_default_scope=True)
 
 
 def split_and_reference(splits, channels=5):
     torch.manual_seed(0)
-    bn = SplitBatchNorm2d(channels, num_splits=splits)
+    bn = SplitBatchNorm(channels, num_splits=splits)
     bn.weight.data.uniform_(0.5, 1.5)
     bn.bias.data.uniform_(-0.5, 0.5)
     bn.running_mean.uniform_(-1, 1)
@@ -62,12 +62,47 @@ def test_eval_mode_and_one_split_are_plain_batch_norm():
     assert torch.allclose(one(x), ref[0](x), atol=1e-6)
 
 
+def test_projector_inputs_n_by_c_are_split_as_batch_norm_1d():
+    """(N, C) features, as in a projector's BN1d: each split normalised alone, in training;
+    BatchNorm1d with the running statistics in eval; a 1-D input refused."""
+    splits = 4
+    bn, _ = split_and_reference(splits)
+    refs = [torch.nn.BatchNorm1d(5) for _ in range(splits)]
+    for ref in refs:
+        ref.load_state_dict(bn.state_dict())
+    x = torch.randn(16, 5) * 2 - 1
+    out = bn(x)
+    expected = torch.empty_like(out)
+    for j, ref in enumerate(refs):
+        expected[j::splits] = ref(x[j::splits])
+    assert torch.allclose(out, expected, atol=1e-5)
+    bn.eval()
+    refs[0].eval()
+    refs[0].load_state_dict(bn.state_dict())
+    assert torch.allclose(bn(x), refs[0](x), atol=1e-6)
+    with pytest.raises(ValueError, match='expected a 2-D to 5-D input'):
+        bn(torch.randn(5))
+    neck = MODELS.build(
+        dict(
+            type='NonLinearNeck',
+            in_channels=8,
+            hid_channels=8,
+            out_channels=4,
+            with_last_bn_affine=False,
+            norm_cfg=dict(type='SplitBN', num_splits=2),
+        )
+    )
+    assert uses_split_batch_norm(neck)
+    (z,) = neck([torch.randn(6, 8, 2, 2)])
+    assert z.shape == (6, 4) and torch.allclose(z[0::2].mean(0), torch.zeros(4), atol=1e-5)
+
+
 def test_batch_not_a_multiple_of_the_splits_is_refused():
     bn, _ = split_and_reference(4)
     with pytest.raises(ValueError, match='batch of 6 does not split into num_splits=4'):
         bn(torch.randn(6, 5, 3, 3))
     with pytest.raises(ValueError, match='num_splits must be >= 1'):
-        SplitBatchNorm2d(5, num_splits=0)
+        SplitBatchNorm(5, num_splits=0)
 
 
 def test_resnet_with_split_bn_keeps_the_plain_bn_state_dict():
@@ -76,7 +111,7 @@ def test_resnet_with_split_bn_keeps_the_plain_bn_state_dict():
         dict(type='ResNet', depth=18, base_channels=8, norm_cfg=dict(type='SplitBN', num_splits=2))
     )
     plain = MODELS.build(dict(type='ResNet', depth=18, base_channels=8))
-    assert isinstance(split.bn1, SplitBatchNorm2d) and uses_split_batch_norm(split)
+    assert isinstance(split.bn1, SplitBatchNorm) and uses_split_batch_norm(split)
     assert not uses_split_batch_norm(plain)
     plain.load_state_dict(split.state_dict(), strict=True)
 

@@ -1,7 +1,7 @@
 from .checked_pretrained import CheckedPretrainedInit, load_backbone_state, set_pretrained
 from .momentum_encoder import MomentumEncoder
 from .projection_health import projection_health
-from .split_batch_norm import SplitBatchNorm2d, uses_split_batch_norm
+from .split_batch_norm import SplitBatchNorm, uses_split_batch_norm
 
 __all__ = [
     'CheckedPretrainedInit',
@@ -9,6 +9,6 @@ __all__ = [
     'MomentumEncoder',
     'projection_health',
     'set_pretrained',
-    'SplitBatchNorm2d',
+    'SplitBatchNorm',
     'uses_split_batch_norm',
 ]

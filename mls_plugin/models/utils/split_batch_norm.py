@@ -4,11 +4,12 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 
 @MODELS.register_module('SplitBN')
-class SplitBatchNorm2d(nn.BatchNorm2d):
-    """BatchNorm2d whose training statistics are taken over ``num_splits``
+class SplitBatchNorm(_BatchNorm):
+    """BatchNorm whose training statistics are taken over ``num_splits``
     interleaved splits of the batch (sample ``n`` in split ``n % num_splits``).
 
     MoCo and MLS rely on each GPU normalising its own sub-batch and on the keys
@@ -19,8 +20,10 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
     With ``norm_cfg=dict(type='SplitBN', num_splits=S)`` each split stands in
     for a GPU, and the algorithms shuffle the keys across the splits
     (:func:`uses_split_batch_norm`). In eval mode, and for ``num_splits=1``,
-    it is ``nn.BatchNorm2d``; the state dict is the same, so a checkpoint
-    loads into a plain BN for transfer.
+    it is a plain BN; the state dict is the same, so a checkpoint loads into
+    a plain BN for transfer. It takes ``(N, C)`` inputs (a projector's
+    ``BN1d``) as well as ``(N, C, H, W)`` (a backbone's ``BN2d``): a BN in the
+    projection normalises the keys over their batch too, the same leak.
 
     Args:
         num_features (int): Channels.
@@ -28,6 +31,10 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
             size must be a multiple of it. Defaults to 1.
         **kwargs: The other arguments of ``nn.BatchNorm2d``.
     """
+
+    def _check_input_dim(self, x: torch.Tensor) -> None:
+        if x.dim() not in (2, 3, 4, 5):
+            raise ValueError(f'SplitBN: expected a 2-D to 5-D input (N, C, ...), got {x.dim()}-D')
 
     def __init__(self, num_features: int, num_splits: int = 1, **kwargs) -> None:
         super().__init__(num_features, **kwargs)
@@ -38,7 +45,8 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.num_splits == 1:
             return super().forward(x)
-        n, c, h, w = x.shape
+        self._check_input_dim(x)
+        n, c, *rest = x.shape
         s = self.num_splits
         if n % s:
             raise ValueError(
@@ -51,11 +59,11 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
             self.num_batches_tracked.add_(1)
             if momentum is None:  # cumulative average, as nn.BatchNorm2d
                 momentum = 1.0 / float(self.num_batches_tracked)
-        # (N, C, H, W) -> (N / S, S * C, H, W): channel j * C + c is channel c of split j.
+        # (N, C, ...) -> (N / S, S * C, ...): channel j * C + c is channel c of split j.
         mean = self.running_mean.repeat(s) if tracked else None
         var = self.running_var.repeat(s) if tracked else None
         out = F.batch_norm(
-            x.reshape(n // s, s * c, h, w),
+            x.reshape(n // s, s * c, *rest),
             mean,
             var,
             self.weight.repeat(s) if self.affine else None,
@@ -68,9 +76,9 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
             with torch.no_grad():
                 self.running_mean.copy_(mean.view(s, c).mean(0))
                 self.running_var.copy_(var.view(s, c).mean(0))
-        return out.view(n, c, h, w)
+        return out.view(n, c, *rest)
 
 
 def uses_split_batch_norm(module: nn.Module) -> bool:
     """Whether ``module`` normalises over splits, so keys must be shuffled across them."""
-    return any(isinstance(m, SplitBatchNorm2d) and m.num_splits > 1 for m in module.modules())
+    return any(isinstance(m, SplitBatchNorm) and m.num_splits > 1 for m in module.modules())
