@@ -101,6 +101,7 @@ def demo_train_images(repo_root):
 SMALL = [
     ('mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py', 1601),
     ('mls_resnet18_1xb32-coslr-40e_voc-animals-64px.py', 1879),
+    ('mls_resnet18-centred-proj_1xb32-coslr-40e_coco-scenes-64px.py', 1601),
     ('mls_resnet18_1xb32-coslr-18e_demo-scenes-64px.py', None),
 ]
 
