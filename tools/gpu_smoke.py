@@ -808,6 +808,15 @@ class Smoke:
         )
         return summary, numbers, details
 
+    @staticmethod
+    def _step(numbers: dict, errors: list, name: str, fn: Callable) -> None:
+        """Run one step of a multi-step check: its numbers, or its error, recorded."""
+        try:
+            numbers[name] = fn()
+        except CheckFailed as exc:
+            errors.append(f'{name}: {exc}')
+            numbers[name] = {'error': str(exc), 'tail': exc.tail}
+
     def _dist_train_and_resume(self, check: str, gpus: int, env: dict) -> tuple:
         """``dist_train.sh`` for 2 epochs, then ``--resume`` to epoch 3: (numbers, errors)."""
         train_cmd, resume_cmd = self.plan[check][:2]
@@ -815,13 +824,6 @@ class Smoke:
         per_epoch = NUM_TRAIN // (gpus * BATCH)
         numbers: dict = {}
         errors: list = []
-
-        def step(name, fn):
-            try:
-                numbers[name] = fn()
-            except CheckFailed as exc:
-                errors.append(f'{name}: {exc}')
-                numbers[name] = {'error': str(exc), 'tail': exc.tail}
 
         def train():
             run = self.run(train_cmd, f'{check}_train', 420, env=dict(env, PORT=str(free_port())))
@@ -844,15 +846,15 @@ class Smoke:
                 raise CheckFailed('did not resume from epoch 2 to epoch_3.pth', run.tail())
             return dict(nums, wall_s=run.wall_s)
 
-        step('train', train)
-        step('resume', resume)
-        return numbers, errors, step
+        self._step(numbers, errors, 'train', train)
+        self._step(numbers, errors, 'resume', resume)
+        return numbers, errors
 
     def check_nccl_one_gpu(self):
         self.ensure_scenes()
         self.fresh('nccl_one_gpu')
         env = dict(self.env, PYTHON=self.python)
-        numbers, errors, _ = self._dist_train_and_resume('nccl_one_gpu', 1, env)
+        numbers, errors = self._dist_train_and_resume('nccl_one_gpu', 1, env)
         if errors:
             raise CheckFailed('; '.join(errors), numbers=numbers)
         train = numbers['train']
@@ -874,7 +876,7 @@ class Smoke:
         write_fail_config(self.work)
         fail_cmd = self.plan['two_gpus'][2]
         env = dict(self.env, PYTHON=self.python)
-        numbers, errors, step = self._dist_train_and_resume('two_gpus', 2, env)
+        numbers, errors = self._dist_train_and_resume('two_gpus', 2, env)
 
         def fail():
             watch = 'injected failure on rank 1'
@@ -895,7 +897,7 @@ class Smoke:
                 raise CheckFailed('the job exited 0 after the failure', run.tail())
             return nums
 
-        step('fail_on_rank_1', fail)
+        self._step(numbers, errors, 'fail_on_rank_1', fail)
         if errors:
             raise CheckFailed('; '.join(errors), numbers=numbers)
         return (
