@@ -175,7 +175,7 @@ def demo_options(
         i = hooks['KNNMultiLabelHook']
         opts[f'custom_hooks.{i}.bank_dataloader.dataset.data_root'] = root
         opts[f'custom_hooks.{i}.query_dataloader.dataset.data_root'] = root
-    if 'BCEWarmupHook' in hooks:  # the config switches the BCE on at epoch 4: sooner here
+    if 'BCEWarmupHook' in hooks:  # InfoNCE alone first, so that both phases run on the GPU
         i = hooks['BCEWarmupHook']
         opts[f'custom_hooks.{i}.begin'] = bce_from_epoch
         opts[f'custom_hooks.{i}.end'] = bce_from_epoch
