@@ -137,6 +137,26 @@ def test_each_loss_term_trains_its_own_branch():
     assert not any(p.requires_grad for p in model.target_net.parameters())
 
 
+def test_channels_last_gives_the_same_three_losses_and_gradients():
+    runs = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        model = build(channels_last=channels_last)
+        losses = model(**model.data_preprocessor(batch(0), True), mode='loss')
+        sum(losses[k] for k in LOSSES).backward()
+        grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+        runs.append((losses, grads))
+    (plain_losses, plain_grads), (fast_losses, fast_grads) = runs
+    for key in LOSSES:
+        torch.testing.assert_close(plain_losses[key], fast_losses[key], rtol=1e-5, atol=1e-6)
+    assert plain_grads.keys() == fast_grads.keys() and len(plain_grads) > 0
+    for name, grad in plain_grads.items():
+        # Per tensor, as a share of its norm: BN's backward sums cancelling terms, so single
+        # entries differ by more than the rounding of the tensor as a whole.
+        error = float((fast_grads[name] - grad).norm() / grad.norm())
+        assert error < 1e-3, (name, error)
+
+
 def test_key_encoder_moves_by_exactly_the_momentum_rule():
     """mmengine's convention: key <- (1 - momentum) * key + momentum * online, momentum 0.005."""
     torch.manual_seed(0)

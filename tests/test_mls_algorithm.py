@@ -14,11 +14,12 @@ register_all_modules(init_default_scope=True)
 B, QUEUE = 4, 16
 
 
-def mls_on(backbone, d_g, memory=None, **head):
+def mls_on(backbone, d_g, memory=None, channels_last=False, **head):
     """A small MLS on ``backbone`` (last output of ``d_g`` channels), queue of QUEUE."""
     return MODELS.build(
         dict(
             type='MLS',
+            channels_last=channels_last,
             backbone=backbone,
             neck=dict(
                 type='MoCoV2Neck',
@@ -35,9 +36,9 @@ def mls_on(backbone, d_g, memory=None, **head):
     )
 
 
-def tiny_mls(memory=None, **head):
+def tiny_mls(memory=None, channels_last=False, **head):
     backbone = dict(type='ResNet', depth=18, base_channels=8, norm_cfg=dict(type='BN'))
-    return mls_on(backbone, 64, memory, **head)
+    return mls_on(backbone, 64, memory, channels_last, **head)
 
 
 def views(seed):
@@ -151,6 +152,44 @@ def test_ema_moves_key_params_by_momentum_toward_online():
     for name, key in model.target_net.module.named_parameters():
         expected = key_before[name] + 0.005 * (online[name] - key_before[name])
         assert torch.allclose(key, expected, atol=1e-7), name
+
+
+def test_channels_last_gives_the_same_losses_and_gradients_in_the_faster_layout():
+    """Only the layout changes: the losses and every gradient agree up to float rounding.
+
+    One step is compared: later steps diverge by rounding alone, as runs on different thread
+    counts do.
+    """
+    runs = {}
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        model = tiny_mls(channels_last=channels_last)
+        losses = model(views(0), mode='loss')
+        sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        runs[channels_last] = (model, losses, grads)
+    (plain, plain_losses, plain_grads), (fast, fast_losses, fast_grads) = runs[False], runs[True]
+    conv = 'layer1.0.conv1.weight'
+    assert not plain.backbone.get_parameter(conv).is_contiguous(memory_format=torch.channels_last)
+    for encoder in (fast.backbone, fast.target_net.module[0]):
+        assert encoder.get_parameter(conv).is_contiguous(memory_format=torch.channels_last)
+    for key in plain_losses:
+        torch.testing.assert_close(plain_losses[key], fast_losses[key], rtol=1e-5, atol=1e-6)
+    assert plain_grads.keys() == fast_grads.keys() and len(plain_grads) > 0
+    for name, grad in plain_grads.items():
+        # Per tensor, as a share of its norm: BN's backward sums cancelling terms, so single
+        # entries differ by more than the rounding of the tensor as a whole.
+        error = float((fast_grads[name] - grad).norm() / grad.norm())
+        assert error < 1e-3, (name, error)
+    # The EMA's fused lerp pairs the online and key tensors of the same layout.
+    optim = torch.optim.SGD(fast.parameters(), lr=0.1)
+    optim.step()
+    fast(views(1), mode='loss')
+    assert (
+        fast.target_net.module[0]
+        .get_parameter(conv)
+        .is_contiguous(memory_format=torch.channels_last)
+    )
 
 
 @pytest.mark.parametrize('interval,update_buffers', [(1, False), (2, True)])

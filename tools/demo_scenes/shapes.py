@@ -15,6 +15,7 @@ import numpy as np
 
 DISK_VERTICES = 24  # enough for a round outline at 30 px, few enough to stay simple at 16 px
 CROSS_HALF_WIDTH = 0.4  # arms wide enough (relative to their length) to show a texture inside
+ROTATION_RANGE = (0.0, 2 * math.pi)  # radians
 ASPECT_RANGE = (0.8, 1.25)  # width / height before rotation: a nuisance, small enough to keep
 # a square from passing for a thin rectangle
 
@@ -126,7 +127,10 @@ def sample_polygon(rng: np.random.Generator, shape: str, radius: float) -> np.nd
         made the polygon degenerate; the caller then draws again.
     """
     u, v = rng.random(2).tolist()
-    aspect, theta = ASPECT_RANGE[0] + (ASPECT_RANGE[1] - ASPECT_RANGE[0]) * u, 2 * math.pi * v
+    aspect, theta = (
+        ASPECT_RANGE[0] + (ASPECT_RANGE[1] - ASPECT_RANGE[0]) * u,
+        ROTATION_RANGE[0] + (ROTATION_RANGE[1] - ROTATION_RANGE[0]) * v,
+    )
     # Stretch x by sqrt(aspect) and y by its inverse (which keeps the area), then rotate, as
     # a single 2x2 matrix acting on row vectors.
     sx, sy = radius * math.sqrt(aspect), radius / math.sqrt(aspect)

@@ -29,6 +29,7 @@ CHECKER_CELL = (0.5, 0.65)
 DOT_SPACING = (0.95, 1.2)
 DOT_RADIUS = 0.3  # of the spacing: ~28% ink, so dots read as dots, not as a checker
 RING_PERIOD = (0.7, 0.95)
+ORIENTATION_RANGE = (0.0, np.pi)  # radians
 SUPERSAMPLE = 2  # per axis; softens the staircase of thin rotated patterns
 
 # Object shades are muted (any hue, little saturation): an object's colour is not its
@@ -96,7 +97,7 @@ def coverage(
     offsets = (np.arange(n) + 0.5) / n - 0.5
     x = ((np.arange(x0, x1 + 1)[:, None] + offsets).reshape(1, -1) - centre[0]).astype(np.float32)
     y = ((np.arange(y0, y1 + 1)[:, None] + offsets).reshape(-1, 1) - centre[1]).astype(np.float32)
-    phi = rng.uniform(0.0, np.pi)
+    phi = rng.uniform(*ORIENTATION_RANGE)
     c, s = np.float32(np.cos(phi)), np.float32(np.sin(phi))
     if texture == 'stripes':
         period = radius * rng.uniform(*STRIPE_PERIOD)

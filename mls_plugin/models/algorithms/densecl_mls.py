@@ -117,8 +117,7 @@ class DenseCLMLS(MLS):
             dict[str, Tensor]: The weighted losses, to be summed, and (with
             ``log_health``) the projection's health scalars.
         """
-        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
-            raise ValueError('DenseCLMLS expects two views per image (`MultiView`, num_views=2)')
+        inputs = self._two_views(inputs)
         query = self._features(self.backbone, self.neck, inputs[0])
         self._check_dims(query['g'], query['z'])
         if query['dense'].shape[1] != self.dense_memory.dims[self._dense_bank]:
