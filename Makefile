@@ -11,7 +11,7 @@ setup:
 
 demo: setup
 	$(PY) tools/generate_demo_scenes.py --out-dir data/demo_scenes
-	$(PY) tools/train.py configs/mls/mls_resnet18_1xb32-coslr-18e_demo-scenes-64px.py \
+	$(PY) tools/train.py configs/mls/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py \
 		--work-dir work_dirs/demo $(ARGS)
 	$(PY) tools/analysis/summarize_run.py work_dirs/demo --curves work_dirs/demo/curves.png
 

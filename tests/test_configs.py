@@ -12,7 +12,7 @@ from mmengine.registry import MODELS, init_default_scope
 
 import mls_plugin  # noqa: F401
 
-DEMO = 'configs/mls/mls_resnet18_1xb32-coslr-18e_demo-scenes-64px.py'
+DEMO = 'configs/mls/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py'
 
 CONFIGS = sorted(str(p) for p in (Path(__file__).parents[1] / 'configs').rglob('*.py'))
 
@@ -102,7 +102,7 @@ SMALL = [
     ('mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py', 1601),
     ('mls_resnet18_1xb32-coslr-40e_voc-animals-64px.py', 1879),
     ('mls_resnet18-centred-proj_1xb32-coslr-40e_coco-scenes-64px.py', 1601),
-    ('mls_resnet18_1xb32-coslr-18e_demo-scenes-64px.py', None),
+    ('mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py', None),
 ]
 
 
@@ -239,3 +239,25 @@ def test_pretraining_needs_neither_mmseg_nor_mmcv_ops(repo_root):
         import_custom_modules=False,
     )
     assert 'mls_plugin.datasets.camvid' in camvid.custom_imports['imports']
+
+
+def _view_size(pipeline):
+    """Side of the training views: the RandomResizedCrop inside MultiView."""
+    (multi_view,) = [t for t in pipeline if t['type'] == 'MultiView']
+    (crop,) = [t for t in multi_view['transforms'][0] if t['type'] == 'RandomResizedCrop']
+    return crop['scale']
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: Path(p).name)
+def test_knn_monitor_sees_images_of_the_training_views_size(path):
+    """A monitor at another resolution than training would measure a different network."""
+    cfg = Config.fromfile(path)
+    hooks = [h for h in cfg.get('custom_hooks', []) if h['type'] == 'KNNMultiLabelHook']
+    if not hooks:
+        pytest.skip('no kNN monitor')
+    size = _view_size(cfg.train_dataloader.dataset.pipeline)
+    for hook in hooks:
+        for loader in (hook['bank_dataloader'], hook['query_dataloader']):
+            (centre,) = [t for t in loader['dataset']['pipeline'] if t['type'] == 'CenterCrop']
+            assert centre['crop_size'] == size
+            assert loader['dataset']['data_root'] == cfg.train_dataloader.dataset.data_root
