@@ -15,7 +15,7 @@ import numpy as np
 
 DISK_VERTICES = 24  # enough for a round outline at 30 px, few enough to stay simple at 16 px
 CROSS_HALF_WIDTH = 0.4  # arms wide enough (relative to their length) to show a texture inside
-ROTATION_RANGE = (0.0, 2 * math.pi)  # radians
+ROTATION_RANGE = (0.0, 2 * math.pi)  # radians; a nuisance (unrotated scenes learned no more)
 ASPECT_RANGE = (0.8, 1.25)  # width / height before rotation: a nuisance, small enough to keep
 # a square from passing for a thin rectangle
 

@@ -47,9 +47,10 @@ class MLS(BaseSelfSupervisor):
             norm and effective rank, ...) for the logs. They cost one ``d x d``
             eigendecomposition a step. Defaults to True.
         channels_last (bool): Keep the parameters and the views in
-            channels-last memory format. oneDNN's convolutions on CPU (and
-            cuDNN's under AMP) run faster on it; the numbers are those of the
-            default layout up to float rounding. Defaults to False.
+            channels-last memory format: oneDNN's convolutions run faster on
+            it on CPU (cuDNN's under AMP should too; not measured here). The
+            numbers are those of the default layout up to float rounding.
+            Defaults to False.
         pretrained (str, optional): Checkpoint to initialise from.
             Defaults to None.
         data_preprocessor (dict, optional): Defaults to
