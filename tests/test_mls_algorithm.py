@@ -312,7 +312,7 @@ def test_backbone_without_a_feature_map_is_refused_with_what_to_set():
         model([v, v], mode='loss')
 
 
-def _count_step_traffic(rank, world, port, out):
+def _count_step_traffic(rank, world, port, out, channels_last):
     """One MLS training step on a gloo rank, counting collectives and host reads."""
     import json
     from collections import Counter
@@ -323,7 +323,7 @@ def _count_step_traffic(rank, world, port, out):
         'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world
     )
     torch.manual_seed(0)
-    model = tiny_mls()
+    model = tiny_mls(channels_last=channels_last)
     model(views(0), mode='loss')  # the first step; the count is of a later one
     counts = Counter()
 
@@ -354,7 +354,9 @@ def _count_step_traffic(rank, world, port, out):
     dist.destroy_process_group()
 
 
-def test_a_step_on_two_ranks_uses_mocos_collectives_and_no_host_read(tmp_path):
+# channels_last: shuffle-BN's all-gather and broadcast on views and keys of either layout.
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_a_step_on_two_ranks_uses_mocos_collectives_and_no_host_read(tmp_path, channels_last):
     """MoCo's step: shuffle (all-gather + broadcast) and one all-gather of the keys. MLS
     gathers its two banks and this rank's unshuffled keys with that one all-gather too."""
     import json
@@ -365,7 +367,7 @@ def test_a_step_on_two_ranks_uses_mocos_collectives_and_no_host_read(tmp_path):
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
-    mp.spawn(_count_step_traffic, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_count_step_traffic, args=(2, port, str(tmp_path), channels_last), nprocs=2, join=True)
     for rank in range(2):
         counts = json.loads((tmp_path / f'rank{rank}.json').read_text())
         assert counts.pop('ptr') == 2 * 2 * B % QUEUE

@@ -117,6 +117,9 @@ class MLS(BaseSelfSupervisor):
 
     def _featmap(self, backbone: nn.Module, img: torch.Tensor) -> torch.Tensor:
         """The backbone's last output, refused unless a ``(B, C, H, W)`` map."""
+        if self.channels_last:
+            # At the backbone's entry, so every view (the shuffled key view too) gets it once.
+            img = img.contiguous(memory_format=torch.channels_last)
         feat = backbone(img)[-1]
         if feat.dim() != 4:
             raise ValueError(
@@ -169,14 +172,12 @@ class MLS(BaseSelfSupervisor):
         return gathered, {name: k[mine] for name, k in gathered.items()}
 
     def _two_views(self, inputs: List[torch.Tensor]) -> List[torch.Tensor]:
-        """The query and key views, refused unless two, in the encoders' memory format."""
+        """The query and key views, refused unless two."""
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             raise ValueError(
                 f'{type(self).__name__} expects two views per image (pipeline `MultiView`, '
                 'num_views=2)'
             )
-        if self.channels_last:
-            return [view.contiguous(memory_format=torch.channels_last) for view in inputs]
         return list(inputs)
 
     def _check_dims(self, g: torch.Tensor, z: torch.Tensor) -> None:
