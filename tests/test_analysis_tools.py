@@ -9,12 +9,14 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.dataset import default_collate
+from mmengine.runner import Runner
 from PIL import Image
 from torch.utils.data import DataLoader, Subset
 
 import mls_plugin  # noqa: F401  (the checkpoint allow-list)
 from mls_plugin.analysis import (
     build_labelled_dataset,
+    build_model,
     encode_key,
     encode_online,
     load_pretrained_model,
@@ -248,6 +250,28 @@ def test_supervised_ceiling_starts_where_the_knn_hook_starts_and_fits_the_labels
     first, last = result['curve'][1]['loss'], result['curve'][-1]['loss']
     assert [p['step'] for p in result['curve']] == [0, 20, 40]
     assert last < first
+    # Step 0's pseudo-label precision, brute force: each bank image's 4 (head.topk) nearest
+    # other bank images by cosine, and whether they share a category with it.
+    cfg = Config.fromfile(config)
+    model = build_model(cfg)  # the seeded initialisation; also sets mmpretrain's scope
+    bank = Runner.build_dataloader(cfg.knn_dataloader, seed=0)
+    feats, labels = extract_features(model, bank, len(bank.dataset.metainfo['classes']))
+    feats = F.normalize(feats, dim=1)
+    hits = pairs = random_hits = random_pairs = 0
+    for i in range(len(feats)):
+        if labels[i].sum() == 0:
+            continue
+        others = [j for j in range(len(feats)) if j != i]
+        nearest = sorted(others, key=lambda j: -float(feats[i] @ feats[j]))[:4]
+        hits += sum(bool((labels[i] * labels[j]).sum() > 0) for j in nearest)
+        random_hits += sum(bool((labels[i] * labels[j]).sum() > 0) for j in others)
+        pairs, random_pairs = pairs + 4, random_pairs + len(others)
+    assert result['topk'] == 4
+    assert result['curve'][0]['pl_precision'] == pytest.approx(hits / pairs, abs=1e-6)
+    assert result['curve'][0]['pl_precision_random'] == pytest.approx(
+        random_hits / random_pairs, abs=1e-6
+    )
+    assert all(0 <= p['pl_precision'] <= 1 for p in result['curve'])
     bad = run(repo_root, 'tools/analysis/supervised_ceiling.py', repo_root / 'configs/mls/'
               'mls_resnet50_8xb32-coslr-800e_coco.py', check=False)  # fmt: skip
     assert bad.returncode != 0 and 'knn_dataloader' in bad.stderr

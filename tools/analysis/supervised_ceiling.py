@@ -5,7 +5,11 @@ setting where the categories are hard to learn at all in that many steps. This s
 two apart: it trains the config's backbone (same initialisation, input size and batch) with
 the category labels (multi-label BCE through a linear layer on the pooled feature), and
 reports the kNN mAP of the pooled feature, measured as the config's ``KNNMultiLabelHook``
-measures it (same bank, queries, k and categories). Its step-0 value is the hook's.
+measures it (same bank, queries, k and categories). Its step-0 value is the hook's. Beside it,
+the precision of the pseudo-labels those features would give (each training image's ``k``
+nearest other training images, ``k`` the config's ``head.topk``, sharing at least one category
+with it, as ``compare_pretraining.py`` scores a pretrained checkpoint) and that precision for
+random images: what the labels make of the second measure of the demo in the same budget.
 
 Training images are the bank's (one resized centre view each), with random horizontal flips;
 the optimiser is the config's (``--optimizer config``) or Adam(W), the schedule cosine over
@@ -28,13 +32,14 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.runner import Runner
 
 import mls_plugin  # noqa: F401  (registers the components)
-from mls_plugin.analysis import build_model
+from mls_plugin.analysis import build_model, rank_queue
 from mls_plugin.evaluation import (
     encode_batches,
     evaluated_classes,
     extract_features,
     knn_multilabel_scores,
     multilabel_map,
+    pseudo_label_counts,
 )
 
 
@@ -83,8 +88,9 @@ def knn_measure(cfg: Config, config_path: str) -> dict:
     )
 
 
-def knn_map(model, bank, queries, settings: dict) -> float:
-    """kNN mAP of the pooled feature over the categories the hook evaluates."""
+def measure(model, bank, queries, settings: dict, topk: int) -> dict:
+    """kNN mAP of the pooled feature over the categories the hook evaluates, and the
+    precision of the bank images' ``topk`` nearest other bank images (and of random ones)."""
     classes = list(bank.dataset.metainfo['classes'])
     bank_feats, bank_labels = extract_features(model, bank, len(classes))
     query_feats, query_labels = extract_features(model, queries, len(classes))
@@ -97,7 +103,17 @@ def knn_map(model, bank, queries, settings: dict) -> float:
     scores = knn_multilabel_scores(
         bank_feats, bank_labels, query_feats, k=settings['k'], temperature=settings['temperature']
     )
-    return multilabel_map(scores[:, mask], query_labels[:, mask])
+    # Every category but the excluded ones counts as shared, as in PseudoLabelPrecisionHook.
+    shared = bank_labels.clone()
+    shared[:, [classes.index(name) for name in settings['exclude_classes']]] = 0
+    ids = torch.arange(len(bank_feats))
+    _, slots = rank_queue(bank_feats, bank_feats, topk, ids, ids)  # own image left out
+    counts = pseudo_label_counts(shared, ids, ids, slots)
+    return dict(
+        knn_map=multilabel_map(scores[:, mask], query_labels[:, mask]),
+        pl_precision=counts.precision,
+        pl_precision_random=counts.random_precision,
+    )
 
 
 def main(argv=None) -> dict:
@@ -133,9 +149,14 @@ def main(argv=None) -> dict:
         optimizer = torch.optim.AdamW(params.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
 
+    topk = cfg.model.head.get('topk', 20)
     every = max(1, steps // args.evals)
-    curve = [dict(step=0, knn_map=knn_map(model, bank, queries, settings))]
-    print(f'step 0: kNN mAP {curve[0]["knn_map"]:.2f}', flush=True)
+    curve = [dict(step=0, **measure(model, bank, queries, settings, topk))]
+    print(
+        f'step 0: kNN mAP {curve[0]["knn_map"]:.2f}, pseudo-label precision '
+        f'{curve[0]["pl_precision"]:.3f} (random {curve[0]["pl_precision_random"]:.3f})',
+        flush=True,
+    )
     generator = torch.Generator().manual_seed(cfg.get('randomness', {}).get('seed') or 0)
     model.train()
     start, losses = time.time(), []
@@ -157,17 +178,22 @@ def main(argv=None) -> dict:
             point = dict(
                 step=step,
                 loss=sum(losses[-every:]) / len(losses[-every:]),
-                knn_map=knn_map(model, bank, queries, settings),
+                **measure(model, bank, queries, settings, topk),
                 seconds=time.time() - start,
             )
             curve.append(point)
             print(
                 f'step {step}: loss {point["loss"]:.4f} kNN mAP {point["knn_map"]:.2f} '
-                f'({point["seconds"]:.0f} s)',
+                f'pseudo-label precision {point["pl_precision"]:.3f} ({point["seconds"]:.0f} s)',
                 flush=True,
             )
     result = dict(
-        config=args.config, optimizer=args.optimizer, steps=steps, batch_size=batch, curve=curve
+        config=args.config,
+        optimizer=args.optimizer,
+        steps=steps,
+        batch_size=batch,
+        topk=topk,
+        curve=curve,
     )
     if args.out:
         with open(args.out, 'w') as f:
