@@ -13,7 +13,14 @@ on the sphere's tangent plane (the part that moves ``z1``). Per term:
   followed by a bias of the projector, without telling images apart;
 - ``descent_vs_queue_mean``: cosine between the mean descent direction
   ``-mean_b G_b`` and the mean of the queue ``Q_z`` (-1: the term moves all
-  queries straight away from where the lagging key encoder wrote the queue).
+  queries straight away from where the lagging key encoder wrote the queue);
+- ``cos_vs_nce``: mean over the queries of the cosine between the term's push
+  and InfoNCE's (1: the term only repeats InfoNCE).
+
+The paper's BCE is also split into its two parts, ``loss_ml.positive`` (the
+pull towards the ``k`` pseudo-positives, ``y log s(p)``) and
+``loss_ml.negative`` (the push away from the other ``D - k`` entries): their
+gradients sum to the BCE's, and their norms say which one the BCE is.
 
 Examples:
     python tools/analysis/gradient_probe.py work_dirs/run/config.py \\
@@ -25,28 +32,61 @@ Examples:
 
 import argparse
 import json
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 import mls_plugin  # noqa: F401  (registers the components)
 from mls_plugin.analysis import build_model
+from mls_plugin.models.losses import MultiLabelBCELoss
 
 
-def term_stats(grad: torch.Tensor, z1: torch.Tensor, queue_mean: torch.Tensor) -> Dict[str, float]:
+def tangent(grad: torch.Tensor, z1: torch.Tensor) -> torch.Tensor:
+    """The part of a gradient on the unit queries ``z1`` that moves them."""
+    return grad - (grad * z1).sum(dim=1, keepdim=True) * z1
+
+
+def term_stats(
+    grad: torch.Tensor, z1: torch.Tensor, queue_mean: torch.Tensor, nce_grad: torch.Tensor
+) -> Dict[str, float]:
     """Statistics of one term's ``(B, d)`` gradient on the unit queries ``z1``."""
-    tangent = grad - (grad * z1).sum(dim=1, keepdim=True) * z1
-    mean = tangent.mean(dim=0)
-    energy = tangent.pow(2).sum(dim=1).mean()
+    push = tangent(grad, z1)
+    mean = push.mean(dim=0)
+    energy = push.pow(2).sum(dim=1).mean()
     return dict(
-        grad_norm=float(tangent.norm(dim=1).mean()),
+        grad_norm=float(push.norm(dim=1).mean()),
         coherence=float(mean.pow(2).sum() / energy.clamp(min=1e-30)),
-        descent_vs_queue_mean=float(
-            torch.nn.functional.cosine_similarity(-mean, queue_mean, dim=0)
-        ),
+        descent_vs_queue_mean=float(F.cosine_similarity(-mean, queue_mean, dim=0)),
+        cos_vs_nce=float(F.cosine_similarity(push, tangent(nce_grad, z1), dim=1).mean()),
     )
+
+
+def bce_parts(head, z1: torch.Tensor, memory) -> Optional[Dict[str, torch.Tensor]]:
+    """The weighted BCE of ``head`` as its positive and negative parts (they sum to it).
+
+    With ``s`` the sigmoid, ``-log s(p) = softplus(-p)`` on the ``k`` pseudo-positives and
+    ``-log(1 - s(p)) = softplus(p)`` on the other entries, both over ``B x D`` as Eq. 9. Needs
+    the head's pseudo-labels of the same call (``record_pseudo_labels``). None where the head's
+    BCE is not the paper's two-part one on ``z`` logits.
+    """
+    loss = head.loss_ml
+    if (
+        not isinstance(loss, MultiLabelBCELoss)
+        or loss.positive_only
+        or head.logit_source != 'z'
+        or head.last_pseudo_labels is None
+    ):
+        return None
+    logits = memory.similarity('z', z1 / head.temperature)
+    positive = torch.zeros_like(logits, dtype=torch.bool).scatter_(1, head.last_pseudo_labels, True)
+    weight = loss.loss_weight * head.loss_ml_scale / logits.numel()
+    return {
+        'loss_ml.positive': weight * F.softplus(-logits[positive]).sum(),
+        'loss_ml.negative': weight * F.softplus(logits[~positive]).sum(),
+    }
 
 
 def probe(cfg: Config, checkpoint: str, batches: int) -> Dict[str, Dict[str, float]]:
@@ -55,6 +95,7 @@ def probe(cfg: Config, checkpoint: str, batches: int) -> Dict[str, Dict[str, flo
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
     key_backbone, key_neck = model.target_net.module
     queue_mean = model.memory.bank('z').float().mean(dim=0)
+    model.head.record_pseudo_labels = True
     stats: Dict[str, List[Dict[str, float]]] = {}
     for i, data in enumerate(loader):
         if i == batches:
@@ -66,9 +107,15 @@ def probe(cfg: Config, checkpoint: str, batches: int) -> Dict[str, Dict[str, flo
             _, z2 = model._encode(key_backbone, key_neck, views[1])
         z1 = z1.detach().requires_grad_()
         losses = model.head.loss(z1, z2, g1, model.memory)
-        for name, value in losses.items():
-            (grad,) = torch.autograd.grad(value, z1, retain_graph=True)
-            stats.setdefault(name, []).append(term_stats(grad, z1.detach(), queue_mean))
+        losses.update(bce_parts(model.head, z1, model.memory) or {})
+        grads = {
+            name: torch.autograd.grad(value, z1, retain_graph=True)[0]
+            for name, value in losses.items()
+        }
+        for name, grad in grads.items():
+            stats.setdefault(name, []).append(
+                term_stats(grad, z1.detach(), queue_mean, grads['loss_nce'])
+            )
     return {
         name: {key: sum(s[key] for s in runs) / len(runs) for key in runs[0]}
         for name, runs in stats.items()
