@@ -37,6 +37,25 @@ def test_summary_numbers(repo_root, tmp_path):
     assert 'pseudo-label precision: 0.620' in out and '0.300 for random' in out
 
 
+def test_bce_summarised_from_where_the_warmup_switches_it_on(repo_root, tmp_path):
+    vis = tmp_path / 'run' / '20260101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    # BCEWarmupHook begin = end = step 11: loss_ml logged as 0 with ml_scale 0 before.
+    records = [
+        dict(loss_nce=6.0, loss_ml=0.0 if step <= 10 else 0.5 - step / 100,
+             ml_scale=0.0 if step <= 10 else 1.0, step=step)
+        for step in range(1, 31)
+    ]  # fmt: skip
+    vis.joinpath('scalars.json').write_text('\n'.join(json.dumps(r) for r in records))
+    out = summarize(repo_root, tmp_path / 'run')
+    # 20 values from step 11: first / last 2 are (0.39 + 0.38) / 2 and (0.21 + 0.20) / 2.
+    assert 'loss_ml: 0.385 -> 0.205 (first / last 10% of the log, on from iter 11)' in out
+    for record in records:
+        record['ml_scale'] = 0.0
+    vis.joinpath('scalars.json').write_text('\n'.join(json.dumps(r) for r in records))
+    assert 'loss_ml: never on' in summarize(repo_root, tmp_path / 'run')
+
+
 def test_missing_scalars_names_the_folder(repo_root, tmp_path):
     script = repo_root / 'tools/analysis/summarize_run.py'
     result = subprocess.run(

@@ -144,10 +144,19 @@ def summary(series: Series) -> List[str]:
     lines = []
     if series:  # the loss log may skip the last iterations; the monitors log at the end
         lines.append(f'iterations: {max(step for points in series.values() for step, _ in points)}')
-    for key in ('loss_nce', 'loss_ml'):
-        if key in series:
-            first, last = head_and_tail(series[key])
-            lines.append(f'{key}: {first:.3f} -> {last:.3f} (first / last 10% of the log)')
+    if 'loss_nce' in series:
+        first, last = head_and_tail(series['loss_nce'])
+        lines.append(f'loss_nce: {first:.3f} -> {last:.3f} (first / last 10% of the log)')
+    if 'loss_ml' in series:
+        # Under BCEWarmupHook the BCE is logged as 0 until it comes on: summarise it from there.
+        scale = dict(series.get('ml_scale', []))
+        on = [(step, v) for step, v in series['loss_ml'] if scale.get(step, 1.0) > 0]
+        if on:
+            first, last = head_and_tail(on)
+            since = f', on from iter {on[0][0]}' if on[0][0] != series['loss_ml'][0][0] else ''
+            lines.append(f'loss_ml: {first:.3f} -> {last:.3f} (first / last 10% of the log{since})')
+        else:
+            lines.append('loss_ml: never on (BCEWarmupHook kept its scale at 0)')
     if 'knn_mAP' in series:
         (s0, v0), (s1, v1) = series['knn_mAP'][0], series['knn_mAP'][-1]
         best_step, best = max(series['knn_mAP'], key=lambda p: p[1])
