@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 
-from mls_plugin.engine import PseudoLabelPrecisionHook
+from mls_plugin.engine import OraclePseudoLabelHook, PseudoLabelPrecisionHook
 from mls_plugin.evaluation import (
     fit_linear_probe,
     knn_multilabel_scores,
@@ -100,8 +100,33 @@ def test_head_records_pseudo_labels_with_bce_off():
     assert torch.equal(head.last_pseudo_labels.sort(dim=1).values, expected.sort(dim=1).values)
 
 
-def test_precision_hook_mirrors_the_queue(tmp_path):
-    """Slots written by the memory carry the right image ids, through a wrap-around."""
+def test_head_takes_pseudo_positives_among_the_candidates_only():
+    gen = torch.Generator().manual_seed(1)
+    z1, z2 = (F.normalize(torch.randn(3, 8, generator=gen), dim=1) for _ in range(2))
+    g1 = torch.randn(3, 6, generator=gen)
+    queue_g = F.normalize(torch.randn(12, 6, generator=gen), dim=1)
+    memory = QueueMemory(length=12, banks=dict(g=6, z=8))
+    memory.enqueue(g=queue_g, z=F.normalize(torch.randn(12, 8, generator=gen), dim=1))
+    head = MLSHead(topk=2)
+    head.record_pseudo_labels = True
+    candidates = torch.rand(3, 12, generator=gen) < 0.4
+    candidates[:, :2] = True  # at least k per row
+    head.pseudo_label_candidates = candidates
+    losses = head.loss(z1, z2, g1, memory)
+    scores = F.normalize(g1, dim=1) @ queue_g.t()
+    for row in range(3):
+        allowed = candidates[row].nonzero().flatten().tolist()
+        expected = sorted(allowed, key=lambda slot: -float(scores[row, slot]))[:2]
+        assert sorted(head.last_pseudo_labels[row].tolist()) == sorted(expected)
+    # Only the choice of positives changes: the InfoNCE term is the unmasked head's.
+    head.pseudo_label_candidates = None
+    plain = head.loss(z1, z2, g1, memory)
+    torch.testing.assert_close(losses['loss_nce'], plain['loss_nce'])
+    assert not torch.equal(losses['loss_ml'], plain['loss_ml'])
+
+
+def coco_of_labels(tmp_path):
+    """A COCO json of five images ``0.jpg``..``4.jpg`` with the categories of ``LABELS``."""
     categories = [dict(id=i + 1, name=n) for i, n in enumerate('abc')]
     images = [dict(id=i, file_name=f'{i}.jpg') for i in range(5)]
     annotations = [
@@ -112,6 +137,51 @@ def test_precision_hook_mirrors_the_queue(tmp_path):
     ann_file.write_text(
         json.dumps(dict(images=images, annotations=annotations, categories=categories))
     )
+    return ann_file
+
+
+def test_oracle_hook_offers_the_entries_that_share_a_category(tmp_path):
+    ann_file = coco_of_labels(tmp_path)
+    memory = QueueMemory(length=4, banks=dict(g=2, z=2))
+    head = MLSHead(topk=1)
+    runner = SimpleNamespace(
+        model=SimpleNamespace(memory=memory, head=head),
+        iter=0,
+        train_dataloader=SimpleNamespace(
+            dataset=SimpleNamespace(ann_file=str(ann_file), img_prefix=str(tmp_path))
+        ),
+    )
+    hook = OraclePseudoLabelHook(interval=100)
+    hook.before_train(runner)
+
+    def samples(image_ids):
+        return dict(
+            data_samples=[
+                DataSample(metainfo=dict(img_path=str(tmp_path / f'{i}.jpg'))) for i in image_ids
+            ]
+        )
+
+    hook.before_train_iter(runner, 0, samples([1, 3]))
+    assert not head.pseudo_label_candidates.any()  # no slot written yet
+    head.last_pseudo_labels = torch.zeros(2, 1, dtype=torch.long)
+    memory.enqueue(g=torch.randn(2, 2), z=torch.randn(2, 2))
+    hook.after_train_iter(runner, 0, samples([0, 2]))  # queue: 0 2 . .
+    memory.enqueue(g=torch.randn(2, 2), z=torch.randn(2, 2))
+    hook.after_train_iter(runner, 1, samples([3, 4]))  # queue: 0 2 3 4
+    hook.before_train_iter(runner, 2, samples([1, 3, 4]))
+    # Image 1 {a, b} shares with 0 {a} and 2 {b}; 3 {c} with itself; 4 {} with nothing.
+    assert head.pseudo_label_candidates.tolist() == [
+        [True, True, False, False],
+        [False, False, True, False],
+        [False, False, False, False],
+    ]
+    hook.after_train(runner)
+    assert head.pseudo_label_candidates is None
+
+
+def test_precision_hook_mirrors_the_queue(tmp_path):
+    """Slots written by the memory carry the right image ids, through a wrap-around."""
+    ann_file = coco_of_labels(tmp_path)
 
     memory = QueueMemory(length=4, banks=dict(g=2, z=2))
     head = MLSHead(topk=1)

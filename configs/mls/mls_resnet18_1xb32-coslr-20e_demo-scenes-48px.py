@@ -8,7 +8,7 @@
 #   strided): layer 1 sees the views at half their size, so the textures that make the
 #   categories survive the stem;
 # - views and kNN images of 48 px (crops of the 64 px scenes) in the channels-last layout: the
-#   20 epochs take 563 s alone on 2 cores (the 18 epochs at 64 px took 787 s), within the
+#   20 epochs take 442 to 563 s alone on 2 cores (the 18 epochs at 64 px took 787 s), within the
 #   demo's ten minutes. On two tuning seeds a 30-epoch schedule at 48 px had gained +7.3 /
 #   +5.7 kNN points by step 1,860 (+7.8 / +6.5 at its end) against +8.6 / +4.6 for the 18
 #   epochs at 64 px that this config replaces;

@@ -1,5 +1,6 @@
 from .hooks import (
     KNNMultiLabelHook,
+    OraclePseudoLabelHook,
     PseudoLabelPrecisionHook,
     RandomStateHook,
     SkippedImagesHook,
@@ -11,6 +12,7 @@ __all__ = [
     'GuardedOptimWrapper',
     'KNNMultiLabelHook',
     'NonFiniteLossError',
+    'OraclePseudoLabelHook',
     'PseudoLabelPrecisionHook',
     'RandomStateHook',
     'SkippedImagesHook',

@@ -1,5 +1,6 @@
 from .bce_warmup_hook import BCEWarmupHook
 from .knn_monitor_hook import KNNMultiLabelHook
+from .oracle_pseudo_label_hook import OraclePseudoLabelHook
 from .pseudo_label_precision_hook import PseudoLabelPrecisionHook
 from .random_state_hook import RandomStateHook
 from .skipped_images_hook import SkippedImagesHook
@@ -7,6 +8,7 @@ from .skipped_images_hook import SkippedImagesHook
 __all__ = [
     'BCEWarmupHook',
     'KNNMultiLabelHook',
+    'OraclePseudoLabelHook',
     'PseudoLabelPrecisionHook',
     'RandomStateHook',
     'SkippedImagesHook',

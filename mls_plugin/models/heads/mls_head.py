@@ -80,6 +80,9 @@ class MLSHead(BaseModule):
         # Set by BCEWarmupHook: a factor on top of `loss_ml.loss_weight` that ramps the BCE
         # in after InfoNCE has had a start (paper Sec. 3.3); 1 keeps the paper's Eq. 10.
         self.loss_ml_scale = 1.0
+        # Set by OraclePseudoLabelHook (a diagnosis): a (B, D) bool mask of the queue entries
+        # the next call may take its pseudo-positives from; None ranks the whole queue.
+        self.pseudo_label_candidates: Optional[torch.Tensor] = None
 
     def loss(
         self,
@@ -129,6 +132,9 @@ class MLSHead(BaseModule):
                 scores = l_queue  # the same order as z1 Q_z^T (tau > 0)
             else:  # a 16-bit product under autocast: rank a float32 one
                 scores = memory.similarity('z', z1.detach().float())
+            if self.pseudo_label_candidates is not None:
+                allowed = self.pseudo_label_candidates.to(scores.device)
+                scores = scores.masked_fill(~allowed, float('-inf'))
             pos_index = scores.topk(self.topk, dim=1, sorted=False).indices
         if self.record_pseudo_labels:
             self.last_pseudo_labels = pos_index
