@@ -4,7 +4,7 @@ from .features import encode_batches, extract_features
 from .knn import knn_multilabel_scores
 from .linear_probe import fit_linear_probe
 from .multilabel_map import evaluated_classes, multilabel_map
-from .pseudo_label_precision import PseudoLabelCounts, pseudo_label_counts
+from .pseudo_label_precision import PseudoLabelCounts, pseudo_label_counts, shared_categories
 
 __all__ = [
     'PseudoLabelCounts',
@@ -15,4 +15,5 @@ __all__ = [
     'knn_multilabel_scores',
     'multilabel_map',
     'pseudo_label_counts',
+    'shared_categories',
 ]

@@ -41,6 +41,27 @@ class PseudoLabelCounts(NamedTuple):
         return self.self_pairs / total if total else float('nan')
 
 
+def shared_categories(
+    labels: torch.Tensor, query_ids: torch.Tensor, queue_ids: torch.Tensor
+) -> torch.Tensor:
+    """Which queue slots hold an image sharing at least one category with each query's.
+
+    Args:
+        labels (Tensor): ``(N, C)`` multi-hot categories of the dataset images.
+        query_ids (Tensor): ``(B,)`` rows of ``labels``; -1 for an unknown image.
+        queue_ids (Tensor): ``(D,)`` rows of ``labels``; -1 for an unknown slot.
+
+    Returns:
+        Tensor: ``(B, D)`` bool, False wherever the query or the slot is unknown.
+    """
+    labels = labels.float()
+
+    def rows(ids: torch.Tensor) -> torch.Tensor:
+        return labels[ids.clamp(min=0)] * (ids >= 0)[:, None]
+
+    return (rows(query_ids) @ rows(queue_ids).t()) > 0
+
+
 def pseudo_label_counts(
     labels: torch.Tensor,
     query_ids: torch.Tensor,
@@ -71,18 +92,11 @@ def pseudo_label_counts(
     labels = labels.float()
     query_known = query_ids >= 0
     query_ids, pos_index = query_ids[query_known], pos_index[query_known]
-    query_labels = labels[query_ids]
-    labelled = query_labels.sum(dim=1) > 0
-    query_ids, query_labels, pos_index = (
-        query_ids[labelled],
-        query_labels[labelled],
-        pos_index[labelled],
-    )
+    labelled = labels[query_ids].sum(dim=1) > 0
+    query_ids, pos_index = query_ids[labelled], pos_index[labelled]
 
     slot_known = queue_ids >= 0
-    slot_labels = torch.zeros(queue_ids.shape[0], labels.shape[1])
-    slot_labels[slot_known] = labels[queue_ids[slot_known]]
-    shares = (query_labels @ slot_labels.t()) > 0  # (B', D)
+    shares = shared_categories(labels, query_ids, queue_ids)  # (B', D)
     same = queue_ids[None, :] == query_ids[:, None]
     scored = slot_known[None, :] & ~same
     return PseudoLabelCounts(

@@ -3,6 +3,7 @@
 import torch
 from mmengine.registry import HOOKS
 
+from ...evaluation import shared_categories
 from .pseudo_label_precision_hook import PseudoLabelPrecisionHook
 
 
@@ -27,10 +28,7 @@ class OraclePseudoLabelHook(PseudoLabelPrecisionHook):
         model = self._mls(runner)
         samples = data_batch['data_samples']
         ids = torch.tensor([self._label_index.get(s.img_path, -1) for s in samples])
-        known = self._slot_ids >= 0
-        slot_labels = self._labels[self._slot_ids.clamp(min=0)] * known[:, None]
-        query_labels = self._labels[ids.clamp(min=0)] * (ids >= 0)[:, None]
-        model.head.pseudo_label_candidates = (query_labels @ slot_labels.T) > 0
+        model.head.pseudo_label_candidates = shared_categories(self._labels, ids, self._slot_ids)
 
     def after_train(self, runner) -> None:
         self._mls(runner).head.pseudo_label_candidates = None
