@@ -1,28 +1,33 @@
 #!/usr/bin/env bash
 # Set up the project's virtual environment (.venv) from nothing; idempotent.
 #
-#   bash tools/install.sh            # first run ~10 min on 2 CPU cores (mmcv build ~6 min)
-#   bash tools/install.sh --plan     # print the decisions below (or the error); installs nothing
+#   bash tools/install.sh              # pretraining: torch, mmengine, mmpretrain and mmcv WITHOUT
+#                                      # compiled ops (what `make demo` needs); ~2 min on 2 cores
+#   bash tools/install.sh --full       # + mmcv's compiled ops, for detection / segmentation and
+#                                      # the tests (`make setup-full`); CPU ops ~6 min on 2 cores
+#   bash tools/install.sh [--full] --plan   # print the decisions (or the error); installs nothing
 #
-# A second run returns in seconds: the venv carries a stamp of the requirement
-# files and of the plan, and the mmcv wheel (built from its sdist with ops, the slow
-# part) is cached outside the repo in $MLS_CACHE (default ~/.cache/mls_plugin) and reused.
+# A second run returns in seconds: the venv carries a stamp of the requirement files and of the
+# plan, and the mmcv wheels (built from mmcv's sdist, the slow part with ops) are cached outside
+# the repo in $MLS_CACHE (default ~/.cache/mls_plugin) and reused.
 #
-# Choices, by environment variable:
+# Choices (all optional), by environment variable:
 #   MLS_TORCH_CUDA   which torch build: pypi (default: PyPI's default Linux wheel, CUDA 13.0 for
 #                    torch 2.13.0, needs driver R580+, no V100/P100), cu126, cu128, cu130 (from
 #                    download.pytorch.org/whl/<variant>, same versions) or cpu. On this project's
 #                    registry (2026-11-26) only pypi installs: download.pytorch.org is unreachable
 #                    there (and /opt/wheels' torch+cpu has no torchvision), so the other
 #                    variants are a step for a GPU cluster that reaches download.pytorch.org.
-#   MLS_MMCV_FLAVOUR mmcv's ops: cpu, cuda, or unset = cuda when nvcc is found (or FORCE_CUDA=1)
-#                    and torch is a CUDA build. Not decided by a visible GPU: a venv made on a
-#                    login node must still get the CUDA ops.
+#   MLS_MMCV_FLAVOUR --full only, mmcv's ops: cpu or cuda. Unset: cuda when torch is a CUDA build,
+#                    nvcc is found and a GPU is visible or FORCE_CUDA=1 (mmcv's own rule: set
+#                    FORCE_CUDA=1 on a login node without a GPU), else cpu.
 #   TORCH_CUDA_ARCH_LIST  GPU archs of the CUDA build; default: the visible GPUs', else a list of
 #                    common data-centre GPUs for torch's CUDA; "+PTX" is always appended so that
 #                    newer GPUs JIT-compile.
-# Driver and nvcc are checked against the torch build before anything is installed; the mmcv
-# cache and the stamp are keyed by variant, flavour, arch list and nvcc version.
+# Driver and nvcc are checked against the torch build before anything is installed, and before a
+# CUDA build a probe of a few seconds (tools/cuda_header_probe.py) checks that nvcc finds the
+# CUDA libraries' headers, taking them from torch's NVIDIA wheels where the toolkit lacks them.
+# The mmcv cache and the stamp are keyed by variant, flavour, arch list and nvcc version.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,10 +36,20 @@ CACHE="${MLS_CACHE:-$HOME/.cache/mls_plugin}"
 PYTHON="${PYTHON:-python3}"
 REQ="$ROOT/requirements"
 PYPI_TORCH_CUDA=13.0   # CUDA of PyPI's default torch wheel for the version in requirements/torch.txt
+MMCV=2.1.0
 
 die() { echo "[install] error: $*" >&2; exit 1; }
 pin() { sed -n "s/^$1==\([0-9][0-9.]*\).*/\1/p" "$REQ/torch.txt"; }
 TORCH_TAG="$(pin torch)"
+
+TIER=pretrain PLAN=no
+for arg in "$@"; do
+  case "$arg" in
+    --full) TIER=full ;;
+    --plan) PLAN=yes ;;
+    *) die "unknown argument '$arg' (only --full and --plan)" ;;
+  esac
+done
 
 # --- the plan: torch variant, driver, nvcc, flavour, arch list (no torch needed) ---
 VARIANT="${MLS_TORCH_CUDA:-pypi}"
@@ -66,12 +81,20 @@ NVCC_BIN="$(command -v "${CUDA_HOME:+$CUDA_HOME/bin/}nvcc" || true)" NVCC=none
 [[ -z "$NVCC_BIN" ]] || NVCC="$("$NVCC_BIN" --version | sed -n 's/.*release \([0-9][0-9.]*\),.*/\1/p')"
 NVCC="${NVCC:-unknown}"
 
-case "${MLS_MMCV_FLAVOUR:-}" in
-  cpu | cuda) FLAVOUR="$MLS_MMCV_FLAVOUR" ;;
-  '') FLAVOUR=cpu   # a login node has nvcc but no GPU: nvcc, not a visible GPU, decides
-      [[ "$TORCH_CUDA" != none && ("${FORCE_CUDA:-0}" == 1 || "$NVCC" != none) ]] && FLAVOUR=cuda ;;
-  *) die "MLS_MMCV_FLAVOUR='$MLS_MMCV_FLAVOUR' is not one of: cpu, cuda (unset: cuda with nvcc)" ;;
-esac
+# mmcv's ops: none for pretraining; with --full as mmcv's own setup.py decides (CUDA where a GPU
+# is visible or FORCE_CUDA=1), so a CPU machine that happens to have nvcc builds CPU ops.
+if [[ "$TIER" == pretrain ]]; then
+  FLAVOUR=none
+else
+  case "${MLS_MMCV_FLAVOUR:-}" in
+    cpu | cuda) FLAVOUR="$MLS_MMCV_FLAVOUR" ;;
+    '') FLAVOUR=cpu
+        if [[ "$TORCH_CUDA" != none && ("${FORCE_CUDA:-0}" == 1 || ("$NVCC" != none && "$GPU" != none)) ]]
+        then FLAVOUR=cuda; fi ;;
+    *) die "MLS_MMCV_FLAVOUR='$MLS_MMCV_FLAVOUR' is not one of: cpu, cuda" \
+      "(unset: cuda where a GPU is visible or FORCE_CUDA=1, else cpu)" ;;
+  esac
+fi
 if [[ "$FLAVOUR" == cuda ]]; then
   [[ "$TORCH_CUDA" != none ]] || die "mmcv's CUDA ops need a CUDA torch, not MLS_TORCH_CUDA=cpu:" \
     "choose another MLS_TORCH_CUDA, or drop FORCE_CUDA=1 / MLS_MMCV_FLAVOUR=cuda"
@@ -93,82 +116,152 @@ if [[ "$FLAVOUR" == cuda ]]; then
   else ARCH="7.0;7.5;8.0;8.6;9.0"; fi                        # the same + V100
   [[ "$ARCH" == *+PTX ]] || ARCH="$ARCH+PTX"                 # newer GPUs JIT-compile the PTX
   KEY="$VARIANT-cuda-nvcc$NVCC-sm$(tr -d . <<<"${ARCH//;/_}")"
-else
+elif [[ "$FLAVOUR" == cpu ]]; then
   ARCH=none KEY=cpu                                          # pypi: the cache key of before
   [[ "$VARIANT" == pypi ]] || KEY="$VARIANT-cpu"
+else
+  ARCH=none KEY=noops                                        # pure Python, any torch
 fi
 PY="$PYTHON"
 [[ ! -x "$VENV/bin/python" ]] || PY="$VENV/bin/python"
 PYTAG="$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
-WHEELS="$CACHE/mmcv-2.1.0-$PYTAG-torch$TORCH_TAG-$KEY"
-STAMP="$({ cat "$REQ"/*.txt "$ROOT/setup.py" "${BASH_SOURCE[0]}"; echo "$VARIANT $FLAVOUR $ARCH $NVCC"; \
-  } | sha256sum | cut -c1-16)"
-UP_TO_DATE=no
-[[ ! -f "$VENV/.mls_installed" || "$(cat "$VENV/.mls_installed")" != "$STAMP" ]] || UP_TO_DATE=yes
+WHEELS="$CACHE/mmcv-$MMCV-$PYTAG-torch$TORCH_TAG-$KEY"
 
-if [[ "${1:-}" == --plan ]]; then
-  printf '%s\n' "torch_variant=$VARIANT" "torch_cuda=$TORCH_CUDA" "torch_index=$INDEX" \
-    "driver_cuda=$DRIVER_CUDA" "gpu=$GPU" "nvcc=$NVCC" "flavour=$FLAVOUR" "arch_list=$ARCH" \
+# Build time, said before the build starts: measured core-seconds over this machine's cores
+# (CPU ops: 375 s on 2 cores; CUDA ops: the CPU ops plus ~1,200 core-s per arch, the PTX one too).
+CORES="$(nproc)"
+N_ARCH=0
+[[ "$ARCH" == none ]] || N_ARCH=$(($(tr ';' '\n' <<<"${ARCH%+PTX}" | wc -l) + 1))
+case "$FLAVOUR" in
+  none) BUILD_MIN=1 ;;
+  cpu) BUILD_MIN=$(((750 / CORES + 59) / 60)) ;;
+  cuda) BUILD_MIN=$((((750 + 1200 * N_ARCH) / CORES + 59) / 60)) ;;
+esac
+
+# Two stamps: the base (torch, OpenMMLab stack, this package) and the ops (mmcv's compiled ops,
+# --full). A full venv is up to date for the pretraining tier too.
+BASE_STAMP="$({ cat "$REQ"/*.txt "$ROOT/setup.py" "${BASH_SOURCE[0]}"; echo "$VARIANT"; } \
+  | sha256sum | cut -c1-16)"
+OPS_STAMP="$(echo "$BASE_STAMP $FLAVOUR $ARCH $NVCC" | sha256sum | cut -c1-16)"
+STAMP="$BASE_STAMP"
+[[ "$TIER" == pretrain ]] || STAMP="$BASE_STAMP-$OPS_STAMP"
+installed() { cat "$VENV/$1" 2>/dev/null || true; }
+UP_TO_DATE=no
+if [[ "$(installed .mls_installed)" == "$BASE_STAMP" ]]; then
+  [[ "$TIER" == pretrain || "$(installed .mls_ops_installed)" == "$OPS_STAMP" ]] && UP_TO_DATE=yes
+fi
+
+# The CUDA headers probe needs torch's include files: run where torch is installed (in --plan
+# only if the venv already has it), always before a CUDA build.
+CUDA_HEADERS=unchecked EXTRA_INCLUDE=
+probe_cuda_headers() {
+  local out
+  out="$("$VENV/bin/python" "$ROOT/tools/cuda_header_probe.py" --nvcc "$NVCC_BIN" 2>/tmp/mls_probe.$$)" \
+    || { local why; why="$(grep -v 'No CUDA runtime is found' /tmp/mls_probe.$$ | tail -n1)"
+         rm -f /tmp/mls_probe.$$
+         die "$why. mmcv's CUDA build would fail after minutes. Ways out: set" \
+           "MLS_MMCV_FLAVOUR=cpu (CPU ops: everything but GPU training and testing of detection" \
+           "and segmentation), or install the full CUDA toolkit $TORCH_MAJOR.x (with its" \
+           "libraries' headers, e.g. the cuda-libraries-dev package) and put its nvcc first on PATH"; }
+  rm -f /tmp/mls_probe.$$
+  CUDA_HEADERS="$out"
+  [[ "$out" != extra_include=* ]] || EXTRA_INCLUDE="${out#extra_include=}"
+}
+if [[ "$PLAN" == yes && "$FLAVOUR" == cuda ]] && "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
+  probe_cuda_headers
+fi
+
+if [[ "$PLAN" == yes ]]; then
+  printf '%s\n' "tier=$TIER" "torch_variant=$VARIANT" "torch_cuda=$TORCH_CUDA" \
+    "torch_index=$INDEX" "driver_cuda=$DRIVER_CUDA" "gpu=$GPU" "nvcc=$NVCC" "flavour=$FLAVOUR" \
+    "arch_list=$ARCH" "cuda_headers=$CUDA_HEADERS" "build_minutes=$BUILD_MIN" \
     "cache_dir=$WHEELS" "stamp=$STAMP" "up_to_date=$UP_TO_DATE"
   exit 0
 fi
-[[ $# -eq 0 ]] || die "unknown argument '$1' (only --plan)"
 if [[ "$UP_TO_DATE" == yes ]]; then
-  echo "[install] $VENV is up to date (stamp $STAMP)"
+  echo "[install] $VENV is up to date ($TIER, stamp $STAMP)"
   exit 0
 fi
 
 # --- the install ---
 start=$(date +%s)
 log() { echo "[install +$(($(date +%s) - start))s] $*"; }
-log "plan: torch $TORCH_TAG ($VARIANT, CUDA $TORCH_CUDA), mmcv $FLAVOUR ops, arch $ARCH, nvcc $NVCC"
-
-[[ -x "$VENV/bin/python" ]] || { log "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
-cuda_of_torch() {
-  "$VENV/bin/python" -c 'import torch; print(torch.version.cuda or "none")' 2>/dev/null || echo absent
-}
-
-# pip keeps an installed torch 2.13.0 of another variant (it satisfies ==2.13.0): remove it first.
-have="$(cuda_of_torch)"
-if [[ "$have" != absent && "$have" != "$TORCH_CUDA" ]]; then
-  log "replacing torch (CUDA $have) by the $VARIANT build"
-  "${PIP[@]}" uninstall -y -q torch torchvision
-fi
-log "torch + torchvision"
-if [[ "$VARIANT" == pypi ]]; then
-  "${PIP[@]}" install -q -r "$REQ/torch.txt"
+if [[ "$TIER" == pretrain ]]; then
+  log "plan: what pretraining needs: torch $TORCH_TAG ($VARIANT, CUDA $TORCH_CUDA), mmcv $MMCV" \
+    "without compiled ops; about 2 min on $CORES cores (bash tools/install.sh --full adds the ops)"
 else
-  "${PIP[@]}" install -q --index-url "$INDEX" "torch==$TORCH_TAG" "torchvision==$(pin torchvision)"
+  log "plan: torch $TORCH_TAG ($VARIANT, CUDA $TORCH_CUDA), mmcv $FLAVOUR ops, arch $ARCH," \
+    "nvcc $NVCC"
 fi
-have="$(cuda_of_torch)"
-[[ "$have" == "$TORCH_CUDA" ]] || die "the registry's torch has CUDA $have, not $TORCH_CUDA as" \
-  "planned for MLS_TORCH_CUDA=$VARIANT (PYPI_TORCH_CUDA in $0)"
-log "build tools"
-"${PIP[@]}" install -q -r "$REQ/build.txt"
 
-if ! ls "$WHEELS"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
-  log "building mmcv 2.1.0 with $FLAVOUR ops into $WHEELS (about 6 min on 2 cores for cpu)"
-  if [[ "$FLAVOUR" == cuda ]]; then
-    BUILD_ENV=(FORCE_CUDA=1 "TORCH_CUDA_ARCH_LIST=$ARCH")
-  else   # mmcv's setup.py builds CUDA ops whenever torch sees a GPU: hide it
-    BUILD_ENV=(FORCE_CUDA=0 CUDA_VISIBLE_DEVICES=)
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+if [[ "$(installed .mls_installed)" == "$BASE_STAMP" ]]; then
+  log "torch and the OpenMMLab stack are up to date"
+else
+  [[ -x "$VENV/bin/python" ]] || { log "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
+  rm -f "$VENV/.mls_installed" "$VENV/.mls_ops_installed"
+  cuda_of_torch() {
+    "$VENV/bin/python" -c 'import torch; print(torch.version.cuda or "none")' 2>/dev/null || echo absent
+  }
+  # pip keeps an installed torch 2.13.0 of another variant (it satisfies ==2.13.0): remove it first.
+  have="$(cuda_of_torch)"
+  if [[ "$have" != absent && "$have" != "$TORCH_CUDA" ]]; then
+    log "replacing torch (CUDA $have) by the $VARIANT build"
+    "${PIP[@]}" uninstall -y -q torch torchvision
+  fi
+  log "torch + torchvision (about 1 min)"
+  if [[ "$VARIANT" == pypi ]]; then
+    "${PIP[@]}" install -q -r "$REQ/torch.txt"
+  else
+    "${PIP[@]}" install -q --index-url "$INDEX" "torch==$TORCH_TAG" "torchvision==$(pin torchvision)"
+  fi
+  have="$(cuda_of_torch)"
+  [[ "$have" == "$TORCH_CUDA" ]] || die "the registry's torch has CUDA $have, not $TORCH_CUDA as" \
+    "planned for MLS_TORCH_CUDA=$VARIANT (PYPI_TORCH_CUDA in $0)"
+  "${PIP[@]}" install -q -r "$REQ/build.txt"
+fi
+
+# mmcv: a wheel per flavour, built once from the sdist and cached.
+[[ "$FLAVOUR" != cuda ]] || probe_cuda_headers   # seconds; stops here, not minutes into the build
+if ! ls "$WHEELS"/mmcv-$MMCV-*.whl >/dev/null 2>&1; then
+  if [[ "$FLAVOUR" == none ]]; then
+    log "building mmcv $MMCV without ops into $WHEELS (pure Python, about 30 s)"
+    BUILD_ENV=(MMCV_WITH_OPS=0)
+  else
+    log "building mmcv $MMCV with $FLAVOUR ops into $WHEELS: about $BUILD_MIN min on $CORES cores" \
+      "($([[ $FLAVOUR == cuda ]] && echo "$N_ARCH GPU targets: $ARCH" || echo "CPU kernels"))"
+    if [[ "$FLAVOUR" == cuda ]]; then
+      BUILD_ENV=(MMCV_WITH_OPS=1 FORCE_CUDA=1 "TORCH_CUDA_ARCH_LIST=$ARCH")
+      if [[ -n "$EXTRA_INCLUDE" ]]; then   # the toolkit lacks the libraries' headers: torch's wheels
+        log "using the CUDA headers of torch's NVIDIA wheels: $EXTRA_INCLUDE"
+        BUILD_ENV+=("CPATH=$EXTRA_INCLUDE${CPATH:+:$CPATH}"
+          "NVCC_APPEND_FLAGS=${NVCC_APPEND_FLAGS:-} -I${EXTRA_INCLUDE//:/ -I}")
+      fi
+    else   # mmcv's setup.py builds CUDA ops whenever torch sees a GPU: hide it
+      BUILD_ENV=(MMCV_WITH_OPS=1 FORCE_CUDA=0 CUDA_VISIBLE_DEVICES=)
+    fi
   fi
   mkdir -p "$WHEELS.tmp"
-  env "${BUILD_ENV[@]}" MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" "${PIP[@]}" wheel -q --no-deps \
-    --no-build-isolation --no-binary mmcv mmcv==2.1.0 -w "$WHEELS.tmp"
+  env "${BUILD_ENV[@]}" MAX_JOBS="${MAX_JOBS:-$CORES}" "${PIP[@]}" wheel -q --no-deps \
+    --no-build-isolation --no-binary mmcv mmcv==$MMCV -w "$WHEELS.tmp"
   rm -rf "$WHEELS" && mv "$WHEELS.tmp" "$WHEELS"   # atomic: a killed build leaves no half cache
 else
-  log "reusing cached mmcv wheel from $WHEELS"
+  log "reusing the cached mmcv wheel from $WHEELS"
 fi
+# pip keeps an installed mmcv of another flavour or arch: install this plan's wheel over it.
+"${PIP[@]}" install -q --no-deps --force-reinstall "$WHEELS"/mmcv-$MMCV-*.whl
 
-# pip keeps an installed mmcv 2.1.0 of another flavour or arch: install this plan's wheel over it.
-"${PIP[@]}" install -q --no-deps --force-reinstall "$WHEELS"/mmcv-2.1.0-*.whl
-log "OpenMMLab stack + test tools"
-"${PIP[@]}" install -q --find-links "$WHEELS" -r "$REQ/runtime.txt" -r "$REQ/tests.txt"
-log "mls_plugin (editable)"
-"${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
-"$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmseg, mmpretrain, mls_plugin; print("[install] imports ok: mmcv", mmcv.__version__, "torch", __import__("torch").__version__)'
+if [[ "$(installed .mls_installed)" != "$BASE_STAMP" ]]; then
+  log "OpenMMLab stack + test tools (about 1 min)"
+  "${PIP[@]}" install -q --find-links "$WHEELS" -r "$REQ/runtime.txt" -r "$REQ/tests.txt"
+  log "mls_plugin (editable)"
+  "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
+fi
+if [[ "$FLAVOUR" == none ]]; then
+  "$VENV/bin/python" -c 'import mmcv, mmpretrain, mls_plugin; print("[install] imports ok: mmcv", mmcv.__version__, "(no compiled ops), torch", __import__("torch").__version__)'
+else
+  "$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmseg, mmpretrain, mls_plugin; print("[install] imports ok: mmcv", mmcv.__version__, "with ops, torch", __import__("torch").__version__)'
+fi
 
 # CUDA ops that import can still lack a kernel for this GPU ("no kernel image"): run one.
 if [[ "$FLAVOUR" == cuda ]]; then
@@ -185,5 +278,7 @@ assert keep.tolist() == [0], keep' ||
     log "no GPU visible: skipped the mmcv CUDA op check (ops built for arch $ARCH)"
   fi
 fi
-echo "$STAMP" > "$VENV/.mls_installed"
-log "done"
+echo "$BASE_STAMP" > "$VENV/.mls_installed"
+if [[ "$TIER" == full ]]; then echo "$OPS_STAMP" > "$VENV/.mls_ops_installed"
+else rm -f "$VENV/.mls_ops_installed"; fi
+log "done ($TIER)"
