@@ -108,7 +108,7 @@ SMALL = [
 
 @pytest.mark.parametrize('name,num_images', SMALL, ids=[n for n, _ in SMALL])
 def test_small_configs_follow_the_queue_rule(repo_root, name, num_images):
-    """README, "Choosing D and k": D <= N / 3, k / D near the paper's 0.5 %, BCE warm-up on."""
+    """docs/choosing_d_and_k.md: D <= N / 3, k / D near the paper's 0.5 %, BCE warm-up on."""
     cfg = Config.fromfile(str(repo_root / 'configs/mls' / name))
     if num_images is None:
         num_images = demo_train_images(repo_root)

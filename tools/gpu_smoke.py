@@ -17,7 +17,7 @@ Checks, in the order they run (``--checks`` picks some):
   finite losses, both monitors logged, ``epoch_2.pth``.
 - ``resume``: the same command with ``--resume`` to epoch 3 (RNG state restore, the
   pseudo-label hook's slot ids on CUDA): resumed at epoch 2, finite losses, ``epoch_3.pth``.
-- ``deterministic``: two 1-epoch runs with ``randomness.deterministic=True`` (the README's
+- ``deterministic``: two 1-epoch runs with ``randomness.deterministic=True`` (docs/reliability.md's
   exact-resume mode; ``CUBLAS_WORKSPACE_CONFIG`` is set by ``mls_plugin``), no workers: the
   two final checkpoints must be bitwise equal.
 - ``nccl_one_gpu``: ``tools/dist_train.sh`` with 1 GPU and NCCL (torchrun, the DDP wrapper,

@@ -21,10 +21,10 @@
 # - views are crops of 60 to 100 % of a scene, without blur: with 20 to 100 % (and a blur of
 #   sigma up to 2 px, which wipes the textures out) most views held background only and the
 #   projection collapsed (parts 1 and 2 of the log).
-# Queue and k by the small-scale rule (README, "Choosing D and k"): D = 768 < N / 3 = 1,000,
+# Queue and k by the small-scale rule (docs/choosing_d_and_k.md): D = 768 < N / 3 = 1,000,
 # k = 4 (k / D = 0.5 %, the paper's 20 / 4096). The InfoNCE-only baseline runs this very config
-# with head.loss_ml=None. Measured over 3 seeds on the demo's own scenes (README, "What the demo
-# measured"): kNN mAP 13.41 untrained -> 19.80 MLS, 19.52 InfoNCE only (+0.28 +- 0.13 paired,
+# with head.loss_ml=None. Measured over 3 seeds on the demo's own scenes (docs/demo.md, "What the
+# demo measured"): kNN mAP 13.41 untrained -> 19.80 MLS, 19.52 InfoNCE only (+0.28 +- 0.13 paired,
 # within either method's seed spread: level).
 _base_ = './mls_resnet18-centred-proj_1xb32-coslr-40e_coco-scenes-64px.py'
 

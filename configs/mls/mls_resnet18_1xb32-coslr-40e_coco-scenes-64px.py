@@ -4,7 +4,7 @@
 #   python tools/train.py configs/mls/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py
 # The study behind these values, and MLS against InfoNCE only over seeds, is docs/comparison.md.
 #
-# Queue and k follow the small-scale rule (README, "Choosing D and k"):
+# Queue and k follow the small-scale rule (docs/choosing_d_and_k.md):
 # - D = 512 is below N / 3 = 533 images, so the queue never holds an image twice and holds the
 #   query's own earlier key for a third of the queries at most (the paper: D / N = 3.5 %).
 # - k = 3 keeps k / D = 0.6 %, the paper's 20 / 4096 = 0.5 %: the BCE's pull towards the
