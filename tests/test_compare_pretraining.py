@@ -1,5 +1,6 @@
 """tools/analysis/compare_pretraining.py end to end on a few iterations of real photos."""
 
+import copy
 import json
 import subprocess
 import sys
@@ -59,3 +60,58 @@ def test_comparison_runs_end_to_end(repo_root, coco_scenes, tmp_path):
     # A second call finds every result and trains nothing.
     again = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and 'pretraining' not in again.stdout
+
+
+@pytest.fixture
+def compare(repo_root):
+    sys.path.insert(0, str(repo_root / 'tools/analysis'))
+    import compare_pretraining
+
+    yield compare_pretraining
+    sys.path.remove(str(repo_root / 'tools/analysis'))
+
+
+def test_each_positives_variant_changes_only_the_positives(compare, repo_root, coco_scenes):
+    """The named methods of the BCE ablation: the same config but the head's labeler (or, for
+    the oracle, the precision hook that feeds it the labels)."""
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+
+    from mls_plugin.models import NoPositivesLabeler, RandomLabeler, TopKLabeler
+
+    argv = sys.argv
+    sys.argv = [
+        'compare_pretraining.py',
+        '--config', 'configs/mls/mls_resnet18-centred-proj_1xb32-coslr-40e_coco-scenes-64px.py',
+        '--data-root', str(coco_scenes.parent),
+        '--bce-warmup', '0', '0',
+    ]  # fmt: skip
+    try:
+        args = compare.parse_args()
+    finally:
+        sys.argv = argv
+    base = compare.dataset_config('coco_scenes', args.data_root, args)
+    configs = {m: compare.method_config(base, m, 3, args) for m in compare.METHODS}
+    labelers = dict(
+        mls=TopKLabeler, random_positives=RandomLabeler, no_positives=NoPositivesLabeler
+    )
+    for method, kind in labelers.items():
+        head = MODELS.build(Config(configs[method].model.head).to_dict())
+        assert type(head.labeler) is kind, method
+        assert head.loss_ml is not None
+    hooks = {m: [h['type'] for h in c.custom_hooks] for m, c in configs.items()}
+    assert 'OraclePseudoLabelHook' in hooks['oracle_positives']
+    assert 'PseudoLabelPrecisionHook' not in hooks['oracle_positives']
+    assert configs['infonce'].model.head.loss_ml is None
+    assert 'BCEWarmupHook' not in hooks['infonce']
+    # Everything else is the same: model (but the head's labeler), data, schedule, seed.
+    for method in ('mls', 'random_positives', 'no_positives', 'oracle_positives'):
+        cfg = configs[method]
+        assert cfg.randomness == dict(seed=3)
+        assert cfg.train_dataloader == configs['mls'].train_dataloader
+        assert cfg.optim_wrapper == configs['mls'].optim_wrapper
+        model = copy.deepcopy(cfg.model.to_dict())
+        model['head'].pop('labeler', None)
+        reference = copy.deepcopy(configs['mls'].model.to_dict())
+        reference['head'].pop('labeler', None)
+        assert model == reference, method

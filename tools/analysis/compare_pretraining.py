@@ -6,6 +6,13 @@ only the loss differs:
 
 - ``mls``: the config as it is (InfoNCE + lambda x BCE);
 - ``infonce``: the same ``MLS`` with ``head.loss_ml=None``, i.e. MoCo-v2;
+- ``random_positives``: MLS with ``k`` random queue entries as each query's positives
+  (``RandomLabeler``): the BCE's number of positives without their choice;
+- ``no_positives``: MLS with no positives (``NoPositivesLabeler``, y = 0): the BCE's push
+  away from the queue alone;
+- ``oracle_positives``: MLS whose positives are the top-``k`` among the queue entries that
+  share a ground-truth category with the query, at most ``k`` (``OraclePseudoLabelHook``;
+  a diagnosis, the labels reach the loss);
 - ``moco``: mmpretrain's ``MoCo`` with the same sizes, a check of the baseline;
 - ``random_init``: no pretraining, the seeded initialisation to beat.
 
@@ -74,10 +81,25 @@ DATASETS = dict(
 )
 # Generated into the repo by tools/generate_demo_scenes.py (`make demo`), not in --data-root.
 GENERATED = ('demo_scenes',)
-METHODS = ('mls', 'infonce', 'moco', 'random_init')
+METHODS = (
+    'mls',
+    'infonce',
+    'random_positives',
+    'no_positives',
+    'oracle_positives',
+    'moco',
+    'random_init',
+)
+# MLS with another pseudo-labeler: the head's `labeler` config of each.
+LABELERS = dict(
+    random_positives=dict(type='RandomLabeler'), no_positives=dict(type='NoPositivesLabeler')
+)
 METHOD_NAMES = dict(
     mls='MLS',
     infonce='InfoNCE only (MLS, BCE off)',
+    random_positives='MLS with k random positives',
+    no_positives='MLS with no positives (the BCE push alone)',
+    oracle_positives='MLS with oracle positives (sharing a category, at most k)',
     moco='MoCo (mmpretrain)',
     random_init='no pretraining (random init)',
 )
@@ -95,14 +117,19 @@ def parse_args() -> argparse.Namespace:
         default=osp.join(osp.dirname(REPO), 'shared/data'),
         help='folder holding the dataset folders (coco_scenes/, voc_animals/)',
     )
+    parser.add_argument(
+        '--config',
+        help="pretraining config for every dataset given (default: the dataset's in DATASETS), "
+        'e.g. the centred-projector config',
+    )
     parser.add_argument('--epochs', type=int, help='pretraining epochs (default: the config)')
     parser.add_argument(
         '--bce-warmup',
         type=int,
         nargs=2,
         metavar=('BEGIN', 'END'),
-        help='MLS only: InfoNCE alone before epoch BEGIN, the BCE ramped in linearly up to '
-        'epoch END (BCEWarmupHook; BEGIN = END switches it on at once)',
+        help='every method with a BCE: InfoNCE alone before epoch BEGIN, the BCE ramped in '
+        'linearly up to epoch END (BCEWarmupHook; BEGIN = END switches it on at once)',
     )
     parser.add_argument(
         '--cfg-options',
@@ -116,7 +143,7 @@ def parse_args() -> argparse.Namespace:
         nargs='+',
         action=DictAction,
         default={},
-        help="overrides of MLS's own knobs, MLS only (e.g. model.head.topk=5)",
+        help="overrides of MLS's own knobs, every method with a BCE (e.g. model.head.topk=5)",
     )
     parser.add_argument(
         '--tag',
@@ -133,7 +160,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def dataset_config(name: str, data_root: str, args: argparse.Namespace) -> Config:
-    cfg = Config.fromfile(osp.join(REPO, DATASETS[name]))
+    cfg = Config.fromfile(osp.join(REPO, args.config or DATASETS[name]))
     if name in GENERATED:
         root = osp.join(REPO, cfg.data_root)
         hint = 'generate it with tools/generate_demo_scenes.py'
@@ -160,15 +187,26 @@ def dataset_config(name: str, data_root: str, args: argparse.Namespace) -> Confi
 
 
 def method_config(base: Config, method: str, seed: int, args: argparse.Namespace) -> Config:
-    """``base`` for one method: only the loss differs between methods."""
+    """``base`` for one method: only the loss (and its positives) differ between methods."""
     cfg = copy.deepcopy(base)
     cfg.randomness = dict(seed=seed)
-    if method == 'mls':
+    if method in ('mls', 'oracle_positives', *LABELERS):
         cfg.merge_from_dict(args.mls_options)
         if args.bce_warmup:
             begin, end = args.bce_warmup
             cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'BCEWarmupHook']
             cfg.custom_hooks.append(dict(type='BCEWarmupHook', begin=begin, end=end))
+        if method in LABELERS:
+            cfg.model.head.labeler = LABELERS[method]
+        elif method == 'oracle_positives':  # the precision hook, which also feeds the head
+            for hook in cfg.custom_hooks:
+                if hook['type'] == 'PseudoLabelPrecisionHook':
+                    hook['type'] = 'OraclePseudoLabelHook'
+            if not any(h['type'] == 'OraclePseudoLabelHook' for h in cfg.custom_hooks):
+                raise ValueError(
+                    'oracle_positives needs a PseudoLabelPrecisionHook in the config, whose '
+                    'labels it uses'
+                )
         return cfg
     cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'BCEWarmupHook']
     if method == 'infonce':

@@ -46,6 +46,9 @@ class MLSHead(BaseModule):
             Defaults to 'g'.
         logit_source (str): Bank whose similarities are the BCE logits:
             ``'z'`` (the paper) or ``'g'``. Table 7. Defaults to 'z'.
+        labeler (dict): Config of the pseudo-labeler that turns the ranking
+            scores into the positives' indices (:mod:`..labelers`). Defaults
+            to ``dict(type='TopKLabeler')``, the paper's Eq. 7.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -57,6 +60,7 @@ class MLSHead(BaseModule):
         topk: int = 20,
         label_source: str = 'g',
         logit_source: str = 'z',
+        labeler: dict = dict(type='TopKLabeler'),
         init_cfg: Optional[dict] = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -73,6 +77,7 @@ class MLSHead(BaseModule):
         self.topk = topk
         self.label_source = label_source
         self.logit_source = logit_source
+        self.labeler = MODELS.build(labeler)
         # Set by PseudoLabelPrecisionHook: keep each call's top-k slots (also
         # with the BCE off, to measure what the baseline's features would pick).
         self.record_pseudo_labels = False
@@ -81,7 +86,8 @@ class MLSHead(BaseModule):
         # in after InfoNCE has had a start (paper Sec. 3.3); 1 keeps the paper's Eq. 10.
         self.loss_ml_scale = 1.0
         # Set by OraclePseudoLabelHook (a diagnosis): a (B, D) bool mask of the queue entries
-        # the next call may take its pseudo-positives from; None ranks the whole queue.
+        # the next call may take its pseudo-positives from (at most k of them, fewer where
+        # fewer are allowed); None ranks the whole queue.
         self.pseudo_label_candidates: Optional[torch.Tensor] = None
 
     def loss(
@@ -132,10 +138,13 @@ class MLSHead(BaseModule):
                 scores = l_queue  # the same order as z1 Q_z^T (tau > 0)
             else:  # a 16-bit product under autocast: rank a float32 one
                 scores = memory.similarity('z', z1.detach().float())
+            pos_valid = None
             if self.pseudo_label_candidates is not None:
                 allowed = self.pseudo_label_candidates.to(scores.device)
                 scores = scores.masked_fill(~allowed, float('-inf'))
-            pos_index = scores.topk(self.topk, dim=1, sorted=False).indices
+            pos_index = self.labeler(scores, self.topk)
+            if self.pseudo_label_candidates is not None:
+                pos_valid = allowed.gather(1, pos_index)
         if self.record_pseudo_labels:
             self.last_pseudo_labels = pos_index
         if self.loss_ml is None:
@@ -145,9 +154,10 @@ class MLSHead(BaseModule):
         else:
             ml_logits = memory.similarity('g', g1 / self.temperature)
         if isinstance(self.loss_ml, MultiLabelBCELoss):
-            loss_ml = self.loss_ml(ml_logits, pos_index=pos_index)
+            loss_ml = self.loss_ml(ml_logits, pos_index=pos_index, pos_valid=pos_valid)
         else:  # any loss on a dense target, e.g. CrossEntropyLoss(use_sigmoid=True)
-            target = torch.zeros_like(ml_logits).scatter_(1, pos_index, 1.0)
+            values = 1.0 if pos_valid is None else pos_valid.to(ml_logits.dtype)
+            target = torch.zeros_like(ml_logits).scatter_(1, pos_index, values)
             loss_ml = self.loss_ml(ml_logits, target)
         losses['loss_ml'] = self.loss_ml_scale * loss_ml
         return losses

@@ -37,6 +37,7 @@ class MultiLabelBCELoss(nn.Module):
         logits: torch.Tensor,
         target: Optional[torch.Tensor] = None,
         pos_index: Optional[torch.Tensor] = None,
+        pos_valid: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """Compute the weighted loss.
 
@@ -46,6 +47,9 @@ class MultiLabelBCELoss(nn.Module):
             target (Tensor, optional): ``(B, D)`` multi-hot labels in {0, 1}.
             pos_index (Tensor, optional): ``(B, k)`` indices of the positive
                 columns, distinct within a row. Give exactly one of the two.
+            pos_valid (Tensor, optional): ``(B, k)`` bool, with ``pos_index``:
+                only the columns marked True are positives (a row may then
+                have fewer than ``k``). Defaults to None: all are.
 
         Returns:
             Tensor: The scalar loss.
@@ -54,8 +58,12 @@ class MultiLabelBCELoss(nn.Module):
             raise ValueError('MultiLabelBCELoss: give exactly one of `target` or `pos_index`')
         if pos_index is not None:
             pos_logits = logits.gather(1, pos_index)
+            if pos_valid is not None:
+                pos_logits = pos_logits.masked_fill(~pos_valid, 0.0)
             if self.positive_only:
-                total = F.softplus(-pos_logits).sum()
+                # softplus(-0) of a masked column is ln 2, not 0: drop it explicitly.
+                terms = F.softplus(-pos_logits)
+                total = (terms if pos_valid is None else terms * pos_valid).sum()
             else:
                 total = F.softplus(logits).sum() - pos_logits.sum()
             loss = total / logits.numel()

@@ -1,11 +1,13 @@
 """A FIFO queue of past keys with several aligned banks."""
 
 import functools
+import logging
 from typing import Dict, Iterator, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from mmengine.dist import all_gather, get_world_size
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
@@ -131,8 +133,28 @@ class QueueMemory(BaseModule):
         return total / self.length, second / self.length
 
     def next_slots(self, batch_size: int) -> slice:
-        """The slots the next :meth:`enqueue` of ``batch_size`` keys per rank writes."""
-        return slice(self._host_ptr, self._host_ptr + self._global_batch(batch_size))
+        """The slots the next :meth:`enqueue` of ``batch_size`` keys per rank writes.
+
+        A pointer that is not a multiple of the global batch (a checkpoint written at another
+        world size or batch, e.g. 8 x 32 resumed on 64 x 32) would make the write run past the
+        end of the queue: it is moved back to the multiple below, once, with a warning. That
+        overwrites the newest keys a step early, so no key stays longer than a queue's worth.
+        """
+        global_batch = self._global_batch(batch_size)
+        if self._host_ptr % global_batch:
+            aligned = self._host_ptr - self._host_ptr % global_batch
+            print_log(
+                f'QueueMemory: the queue pointer {self._host_ptr} is not a multiple of the '
+                f'global batch {global_batch} (the checkpoint was written at another world '
+                f'size or batch size); the next keys are written from slot {aligned}, so the '
+                f'{self._host_ptr - aligned} newest keys of the checkpoint are overwritten '
+                'first. Nothing else of the queue changes.',
+                logger='current',
+                level=logging.WARNING,
+            )
+            self._host_ptr = aligned
+            self.ptr.fill_(aligned)
+        return slice(self._host_ptr, self._host_ptr + global_batch)
 
     def similarity(
         self, name: str, query: torch.Tensor, batch_size: Optional[int] = None

@@ -1,0 +1,3 @@
+from .pseudo_labelers import NoPositivesLabeler, RandomLabeler, TopKLabeler
+
+__all__ = ['TopKLabeler', 'RandomLabeler', 'NoPositivesLabeler']

@@ -1,0 +1,42 @@
+"""Pseudo-labelers: which queue entries are a query's positives in MLS's BCE (Eq. 7).
+
+A labeler maps the ``(B, D)`` ranking scores of the queries against the queue (backbone
+similarities ``g1 Q_g^T`` by default, no gradient) and ``k`` to the ``(B, k')`` column indices
+of the positives, ``k' <= k``. :class:`MLSHead` builds one from its ``labeler`` config, so a
+different rule is a config change: ``head=dict(labeler=dict(type='RandomLabeler'))``.
+
+:class:`TopKLabeler` is the paper's rule. The other two are controls for ablations that ask
+whether the BCE helps through its pseudo-positives at all (docs/experiments, "What the BCE
+adds"): :class:`RandomLabeler` keeps the number of positives but not their choice, and
+:class:`NoPositivesLabeler` keeps only the BCE's push away from every queue entry (y = 0).
+"""
+
+import torch
+from mmpretrain.registry import MODELS
+
+
+@MODELS.register_module()
+class TopKLabeler:
+    """The ``k`` highest-scoring queue entries are positives (MLS Eq. 7, ``IsTopk``)."""
+
+    def __call__(self, scores: torch.Tensor, k: int) -> torch.Tensor:
+        return scores.topk(k, dim=1, sorted=False).indices
+
+
+@MODELS.register_module()
+class RandomLabeler:
+    """``k`` distinct queue entries drawn uniformly for each query, whatever the scores.
+
+    Draws from the global RNG on the scores' device, so a seeded run is reproducible.
+    """
+
+    def __call__(self, scores: torch.Tensor, k: int) -> torch.Tensor:
+        return torch.rand(scores.shape, device=scores.device).topk(k, dim=1, sorted=False).indices
+
+
+@MODELS.register_module()
+class NoPositivesLabeler:
+    """No positives: every target is 0, the BCE only pushes the query off the queue."""
+
+    def __call__(self, scores: torch.Tensor, k: int) -> torch.Tensor:
+        return torch.empty((scores.shape[0], 0), dtype=torch.long, device=scores.device)
