@@ -23,6 +23,20 @@ def test_distributed_job_waits_for_the_others_only_after_success(fails):
     close.assert_called_once_with(wait_for_others=not fails)
 
 
+@pytest.mark.parametrize('succeeded', [False, True])
+def test_a_failed_rank_leaves_the_process_group_alone(succeeded):
+    """After a failure no barrier and no destroy_process_group (which can block under NCCL while
+    peers sit in a collective); after success both, in that order."""
+    from mls_plugin.utils import cpu_distributed
+
+    dist = mock.MagicMock()
+    dist.is_available.return_value = dist.is_initialized.return_value = True
+    with mock.patch.object(cpu_distributed.torch, 'distributed', dist):
+        cpu_distributed.close_distributed(wait_for_others=succeeded)
+    expected = [mock.call.barrier(), mock.call.destroy_process_group()] if succeeded else []
+    assert [c for c in dist.mock_calls if c[0] in ('barrier', 'destroy_process_group')] == expected
+
+
 def test_work_dir_and_workers():
     parser = argparse.ArgumentParser()
     parser.add_argument('config')

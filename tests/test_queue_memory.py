@@ -231,3 +231,80 @@ def test_low_precision_products_are_chunked_by_device(device, length, chunks):
     pieces = list(mem._chunks('g', torch.float16))
     assert len(pieces) == chunks
     assert pieces[-1][0].stop >= length and all(rows.device.type == device for _, rows in pieces)
+
+
+def _resume_on_rank(rank, world, port, out):
+    import torch.distributed as dist
+
+    dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world
+    )
+    mem = QueueMemory(length=16, banks=dict(g=4, z=2))
+    mem.load_state_dict(torch.load(f'{out}/world1.pth', weights_only=True))
+    before = mem.bank('z').clone()
+    query = torch.randn(4, 2, generator=torch.Generator().manual_seed(rank), requires_grad=True)
+    # The head's order: the product, then this step's enqueue, then backward.
+    products = mem.similarity('z', query)
+    gen = torch.Generator().manual_seed(50 + rank)
+    mem.enqueue(g=torch.randn(4, 4, generator=gen), z=torch.randn(4, 2, generator=gen))
+    (products * torch.arange(16.0)).sum().backward()
+    torch.save(
+        dict(
+            state={k: v.clone() for k, v in mem.state_dict().items()},
+            grad=query.grad.clone(),
+            expected_grad=(torch.arange(16.0) @ before).expand(4, -1).clone(),
+            products=products.detach().clone(),
+            expected_products=query.detach() @ before.t(),
+        ),
+        f'{out}/rank{rank}.pth',
+    )
+    dist.destroy_process_group()
+
+
+def test_resume_at_a_larger_world_size_realigns_the_pointer(tmp_path):
+    """A checkpoint of 1 x 2 keys a step, resumed on 2 ranks x 4 (global batch 8).
+
+    Seven steps at world size 1 leave the pointer at 14: the first write of 8 keys would run
+    past the end of the 16 slots (a shape error before the fix). It is moved back to 8, the
+    write fills slots 8-15 with both ranks' keys, the rest of the queue is the checkpoint's, and
+    the product taken before the write still gets the gradient of the queue it saw.
+    """
+    mem = QueueMemory(length=16, banks=dict(g=4, z=2))
+    for step in range(7):
+        gen = torch.Generator().manual_seed(step)
+        mem.enqueue(g=torch.randn(2, 4, generator=gen), z=torch.randn(2, 2, generator=gen))
+    assert int(mem.ptr) == 14
+    saved = {k: v.clone() for k, v in mem.state_dict().items()}
+    torch.save(saved, tmp_path / 'world1.pth')
+    mp.spawn(_resume_on_rank, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f'rank{r}.pth', weights_only=True) for r in range(2)]
+    new_z = []
+    for rank in range(2):
+        gen = torch.Generator().manual_seed(50 + rank)
+        torch.randn(4, 4, generator=gen)  # the g keys, drawn first
+        new_z.append(torch.randn(4, 2, generator=gen))
+    for r in ranks:
+        assert int(r['state']['ptr']) == 0  # 8 + 8 wraps to 0
+        assert torch.equal(r['state']['bank_z'][:8], saved['bank_z'][:8])
+        assert torch.allclose(r['state']['bank_z'][8:], F.normalize(torch.cat(new_z), dim=1))
+        torch.testing.assert_close(r['products'], r['expected_products'])
+        torch.testing.assert_close(r['grad'], r['expected_grad'])
+    assert torch.equal(ranks[0]['state']['bank_z'], ranks[1]['state']['bank_z'])
+
+
+def test_misaligned_pointer_warns_once_and_says_what_happened():
+    from unittest import mock
+
+    from mmengine.logging import MMLogger
+
+    mem = QueueMemory(length=24, banks=dict(g=4, z=2))
+    mem.enqueue(g=torch.randn(6, 4), z=torch.randn(6, 2))  # a batch of 6: pointer 6
+    with mock.patch.object(MMLogger.get_current_instance(), 'log') as warning:
+        assert mem.next_slots(4) == slice(4, 8)
+        assert mem.next_slots(4) == slice(4, 8)
+    assert warning.call_count == 1
+    level, message = warning.call_args[0]
+    assert level == 30  # logging.WARNING
+    assert 'pointer 6' in message and 'global batch 4' in message
+    assert 'slot 4' in message and '2 newest keys' in message
+    assert int(mem.ptr) == 4

@@ -1,5 +1,7 @@
 """Non-finite losses, bad configs: refused early, nothing good lost."""
 
+import copy
+import math
 import subprocess
 import sys
 
@@ -190,3 +192,73 @@ def test_checkpoint_killed_while_written_keeps_the_last_good_one(tmp_path):
     AtomicLocalBackend().put(b'new', str(target))
     assert target.read_bytes() == b'new'
     assert [p.name for p in tmp_path.iterdir()] == ['latest.pth']
+
+
+def _paper_config(monkeypatch, world):
+    from mmengine.config import Config
+
+    monkeypatch.setenv('WORLD_SIZE', str(world))
+    cfg = Config.fromfile('configs/mls/mls_resnet50_8xb32-coslr-800e_coco.py')
+    cfg.launcher = 'pytorch'
+    cfg.auto_scale_lr.enable = True
+    return cfg
+
+
+def test_eight_nodes_warn_that_the_queue_holds_two_steps(monkeypatch):
+    from unittest import mock
+
+    from mmengine.logging import MMLogger
+
+    from mls_plugin.utils import check_queue_steps
+
+    paper = _paper_config(monkeypatch, 8)  # the paper's 8 x 32: 16 steps
+    with mock.patch.object(MMLogger.get_current_instance(), 'log') as warning:
+        check_queue_steps(paper)
+    assert warning.call_count == 0
+    eight_nodes = _paper_config(monkeypatch, 64)  # 8 nodes: 2,048 keys a step
+    with mock.patch.object(MMLogger.get_current_instance(), 'log') as warning:
+        check_queue_steps(eight_nodes)
+    assert warning.call_count == 1
+    level, message = warning.call_args[0]
+    assert level == 30  # logging.WARNING
+    assert 'holds 2 steps' in message and 'holds 16' in message
+    assert 'model.memory.length=32768' in message
+
+
+def test_auto_scaled_lr_gets_a_warm_up_from_the_unscaled_lr(monkeypatch):
+    """64 GPUs x 32: lr 0.3 x 8 = 2.4, reached after 5 epochs of linear warm-up from 0.3."""
+    import torch
+    from mmengine.optim.scheduler import CosineAnnealingLR, LinearLR
+
+    from mls_plugin.utils import warm_up_scaled_lr
+
+    cfg = _paper_config(monkeypatch, 8)
+    before = copy.deepcopy(cfg.param_scheduler)
+    warm_up_scaled_lr(cfg)  # the paper's batch: nothing to warm up
+    assert cfg.param_scheduler == before
+
+    cfg = _paper_config(monkeypatch, 64)
+    warm_up_scaled_lr(cfg)
+    warmup, cosine = cfg.param_scheduler
+    assert warmup['type'] == 'LinearLR' and warmup['end'] == 5 and warmup['start_factor'] == 1 / 8
+    assert (cosine['begin'], cosine['end'], cosine['T_max']) == (5, 800, 795)
+    # The lr the two schedulers give, epoch by epoch, on the scaled lr (mmengine's own classes).
+    scaled = 0.3 * 8
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=scaled)
+    kinds = dict(LinearLR=LinearLR, CosineAnnealingLR=CosineAnnealingLR)
+    schedulers = [
+        kinds[s['type']](
+            opt, **{k: v for k, v in s.items() if k not in ('type', 'convert_to_iter_based')}
+        )
+        for s in cfg.param_scheduler
+    ]
+    lrs = []
+    for _ in range(800):
+        lrs.append(opt.param_groups[0]['lr'])
+        opt.step()
+        for s in schedulers:
+            s.step()
+    assert lrs[0] == pytest.approx(0.3)
+    assert all(a < b for a, b in zip(lrs[:4], lrs[1:5]))  # rising during the warm-up
+    assert lrs[4] == pytest.approx(scaled) and lrs[5] == pytest.approx(scaled)
+    assert lrs[400] == pytest.approx(scaled * (1 + math.cos(math.pi * 395 / 795)) / 2, rel=1e-6)

@@ -18,6 +18,7 @@ import argparse
 import os.path as osp
 
 from mmengine.config import Config
+from mmengine.dist import barrier, is_distributed
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -27,9 +28,11 @@ from mls_plugin.utils import (
     add_launch_args,
     apply_launch_args,
     check_queue_fits_global_batch,
+    check_queue_steps,
     distributed_job,
     drop_persistent_workers_without_workers,
     parse_launch_args,
+    warm_up_scaled_lr,
 )
 
 
@@ -103,14 +106,21 @@ def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     check_queue_fits_global_batch(cfg)
+    check_queue_steps(cfg)
+    warm_up_scaled_lr(cfg)
     with distributed_job(cfg):
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
         try:
             runner.train()
         except NonFiniteLossError:
-            # The step was refused before backward: these are the last good weights.
+            # The step was refused before backward: these are the last good weights. Every
+            # rank is here (the guard decides through an all-reduce), but only rank 0 writes:
+            # the others wait for it at a barrier, since a rank that exits first makes torchrun
+            # kill rank 0 in the middle of the write.
             path = f'before_nonfinite_iter_{runner.iter + 1}.pth'
             runner.save_checkpoint(runner.work_dir, path)
+            if is_distributed():
+                barrier()
             runner.logger.error(f'non-finite loss: saved the last good state as {path}')
             raise
 

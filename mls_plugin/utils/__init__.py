@@ -1,6 +1,6 @@
 from .atomic_local_backend import AtomicLocalBackend
 from .checkpoint_allowlist import checkpoint_safe_globals, register_checkpoint_safe_globals
-from .config_checks import check_queue_fits_global_batch
+from .config_checks import check_queue_fits_global_batch, check_queue_steps, warm_up_scaled_lr
 from .cpu_distributed import close_distributed, prepare_cpu_distributed
 from .determinism import prepare_determinism
 from .launch import (
@@ -19,6 +19,8 @@ __all__ = [
     'drop_persistent_workers_without_workers',
     'parse_launch_args',
     'check_queue_fits_global_batch',
+    'check_queue_steps',
+    'warm_up_scaled_lr',
     'checkpoint_safe_globals',
     'close_distributed',
     'prepare_cpu_distributed',

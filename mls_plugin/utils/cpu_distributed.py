@@ -27,20 +27,24 @@ def prepare_cpu_distributed(cfg: Config) -> None:
 
 
 def close_distributed(wait_for_others: bool = True) -> None:
-    """Destroy the process group, if any, before the interpreter exits.
+    """After success, meet the other ranks and destroy the process group; after a failure, leave.
 
-    Left to interpreter shutdown, gloo's worker threads can be destroyed while
-    still joinable ("terminate called without an active exception"), which
-    turns a finished run into a failed exit code.
+    Left to interpreter shutdown after a successful run, gloo's worker threads can be destroyed
+    while still joinable ("terminate called without an active exception"), which turns a
+    finished run into a failed exit code: so a run that succeeded meets the others at a barrier
+    and destroys the group.
+
+    A rank that failed must exit at once, so that torchrun or ``srun --kill-on-bad-exit`` stops
+    the job, instead of waiting in a barrier the others never reach until the collective
+    timeout (30 minutes by default). It must not destroy the group either: with NCCL that call
+    can block while peers sit in a collective (torchtitan removed it from its error path for
+    that reason); the exit code is non-zero anyway.
 
     Args:
-        wait_for_others (bool): Meet the other ranks at a barrier first. Only
-            after success: a rank that failed must exit at once, so that
-            torchrun or ``srun --kill-on-bad-exit`` stops the job, instead of
-            waiting in a barrier the others never reach until the collective
-            timeout (30 minutes by default).
+        wait_for_others (bool): The run succeeded: barrier, then destroy the group.
     """
+    if not wait_for_others:
+        return
     if torch.distributed.is_available() and torch.distributed.is_initialized():
-        if wait_for_others:
-            torch.distributed.barrier()
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
