@@ -224,9 +224,21 @@ fi
 # mmcv: a wheel per flavour, built once from the sdist and cached.
 [[ "$FLAVOUR" != cuda ]] || probe_cuda_headers   # seconds; stops here, not minutes into the build
 if ! ls "$WHEELS"/mmcv-$MMCV-*.whl >/dev/null 2>&1; then
+  mkdir -p "$WHEELS.tmp"
   if [[ "$FLAVOUR" == none ]]; then
+    # mmcv's setup.py names an ops-free build "mmcv-lite", which does not meet mmpretrain's,
+    # mmdet's and mmseg's requirement "mmcv": build the same pure-Python package as "mmcv".
     log "building mmcv $MMCV without ops into $WHEELS (pure Python, about 30 s)"
-    BUILD_ENV=(MMCV_WITH_OPS=0)
+    SRC="$WHEELS.tmp/src"
+    mkdir -p "$SRC"
+    "${PIP[@]}" download -q --no-deps --no-binary :all: "mmcv==$MMCV" -d "$SRC"
+    tar -xzf "$SRC/mmcv-$MMCV.tar.gz" -C "$SRC"
+    grep -q "else 'mmcv-lite'" "$SRC/mmcv-$MMCV/setup.py" || die "mmcv $MMCV's setup.py no" \
+      "longer names its ops-free build mmcv-lite; tools/install.sh must be updated"
+    sed -i "s/else 'mmcv-lite'/else 'mmcv'/" "$SRC/mmcv-$MMCV/setup.py"
+    MMCV_WITH_OPS=0 "${PIP[@]}" wheel -q --no-deps --no-build-isolation "$SRC/mmcv-$MMCV" \
+      -w "$WHEELS.tmp"
+    rm -rf "$SRC"
   else
     log "building mmcv $MMCV with $FLAVOUR ops into $WHEELS: about $BUILD_MIN min on $CORES cores" \
       "($([[ $FLAVOUR == cuda ]] && echo "$N_ARCH GPU targets: $ARCH" || echo "CPU kernels"))"
@@ -240,10 +252,9 @@ if ! ls "$WHEELS"/mmcv-$MMCV-*.whl >/dev/null 2>&1; then
     else   # mmcv's setup.py builds CUDA ops whenever torch sees a GPU: hide it
       BUILD_ENV=(MMCV_WITH_OPS=1 FORCE_CUDA=0 CUDA_VISIBLE_DEVICES=)
     fi
+    env "${BUILD_ENV[@]}" MAX_JOBS="${MAX_JOBS:-$CORES}" "${PIP[@]}" wheel -q --no-deps \
+      --no-build-isolation --no-binary mmcv mmcv==$MMCV -w "$WHEELS.tmp"
   fi
-  mkdir -p "$WHEELS.tmp"
-  env "${BUILD_ENV[@]}" MAX_JOBS="${MAX_JOBS:-$CORES}" "${PIP[@]}" wheel -q --no-deps \
-    --no-build-isolation --no-binary mmcv mmcv==$MMCV -w "$WHEELS.tmp"
   rm -rf "$WHEELS" && mv "$WHEELS.tmp" "$WHEELS"   # atomic: a killed build leaves no half cache
 else
   log "reusing the cached mmcv wheel from $WHEELS"

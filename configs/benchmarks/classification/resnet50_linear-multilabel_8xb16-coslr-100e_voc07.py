@@ -1,4 +1,6 @@
-# VOC07 multi-label classification, frozen-feature linear probe (MLS.md: 85.8 mAP, 400-ep model).
+# VOC07 multi-label classification, frozen-feature linear probe, 400-ep model as the paper's Table 5
+# (the paper's 85.8 mAP is the SVM protocol's number, svm_resnet50_voc07.py: no paper number for
+# this probe).
 # The MLS ResNet-50 is frozen (all 4 stages, BN in eval mode: the running statistics stay those of
 # the checkpoint); one linear layer on the globally pooled 2048-d feature is trained with a
 # per-class sigmoid BCE on trainval (5011 images) and scored by mAP on test (4952 images,
