@@ -10,6 +10,7 @@ from mmpretrain.structures import DataSample
 
 from mls_plugin.engine import OraclePseudoLabelHook, PseudoLabelPrecisionHook
 from mls_plugin.evaluation import (
+    extract_features,
     fit_linear_probe,
     knn_multilabel_scores,
     multilabel_map,
@@ -268,3 +269,72 @@ def test_encode_batches_runs_in_eval_mode_without_grad_and_restores_training():
     with pytest.raises(TypeError, match='default_collate'):
         list(encode_batches(model, multi_view, encode))
     assert model.training
+
+
+class _TinyEncoder(torch.nn.Module):
+    """What extract_features needs of a model: a data preprocessor and a backbone."""
+
+    def __init__(self):
+        super().__init__()
+        from mmengine.model import BaseDataPreprocessor
+
+        torch.manual_seed(0)
+        self.data_preprocessor = BaseDataPreprocessor()
+        conv = torch.nn.Conv2d(3, 5, 3)
+        self.backbone = lambda x: (conv(x.float()),)
+        self.conv = conv
+
+
+def _labelled_loader(size=11):
+    from mmengine.dataset import DefaultSampler, default_collate
+
+    gen = torch.Generator().manual_seed(1)
+    items = []
+    for i in range(size):
+        sample = DataSample().set_gt_label([i % 4, (i + 1) % 4])
+        sample.set_metainfo(dict(sample_idx=i))
+        items.append(
+            dict(inputs=torch.randint(0, 255, (3, 8, 8), generator=gen), data_samples=sample)
+        )
+    return torch.utils.data.DataLoader(
+        items,
+        batch_size=2,
+        sampler=DefaultSampler(items, shuffle=False),
+        collate_fn=default_collate,
+    )
+
+
+def _extract_on_rank(rank, world, port, out):
+    import os
+
+    import torch.distributed as dist
+
+    os.chdir(out)  # a shared-folder collection would leave .dist_test here
+    dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world
+    )
+    feats, labels = extract_features(_TinyEncoder(), _labelled_loader(), 4)
+    torch.save(dict(feats=feats, labels=labels), f'{out}/rank{rank}.pth')
+    dist.destroy_process_group()
+
+
+def test_features_under_ddp_are_gathered_in_dataset_order_without_a_shared_folder(tmp_path):
+    """2 ranks x 6 of 11 images (the sampler repeats one): rank 0 gets the single-process
+    result, row for row; nothing is written to the working directory (before: `.dist_test`
+    and every row pickled with its batch's whole storage)."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    mp.spawn(_extract_on_rank, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    single_feats, single_labels = extract_features(_TinyEncoder(), _labelled_loader(), 4)
+    rank0 = torch.load(tmp_path / 'rank0.pth', weights_only=True)
+    rank1 = torch.load(tmp_path / 'rank1.pth', weights_only=True)
+    assert rank0['feats'].shape == (11, 5) and rank0['labels'].shape == (11, 4)
+    torch.testing.assert_close(rank0['feats'], single_feats)
+    assert torch.equal(rank0['labels'], single_labels)
+    assert rank1['feats'].numel() == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['rank0.pth', 'rank1.pth']

@@ -4,7 +4,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import collect_results, get_rank
+from mmengine.dist import all_gather, get_rank, get_world_size
 from torch.utils.data import DataLoader
 
 
@@ -74,16 +74,57 @@ def extract_features(
     backbone = backbone or model.backbone
 
     def pooled(inputs: torch.Tensor) -> torch.Tensor:
-        return F.adaptive_avg_pool2d(backbone(inputs)[-1], 1).flatten(1).float().cpu()
+        return F.adaptive_avg_pool2d(backbone(inputs)[-1], 1).flatten(1).float()
 
-    results = []
+    feats, labels, index = [], [], []
     for feat, samples in encode_batches(model, dataloader, pooled):
-        for row, sample in zip(feat, samples):
-            label = torch.zeros(num_classes)
-            label[sample.gt_label.cpu().long()] = 1.0
-            results.append((row, label))
-    results = collect_results(results, len(dataloader.dataset), device='cpu')
+        feats.append(feat)
+        label = torch.zeros(len(samples), num_classes)
+        for row, sample in enumerate(samples):
+            label[row, sample.gt_label.cpu().long()] = 1.0
+            index.append(sample.metainfo.get('sample_idx', -1))
+        labels.append(label)
+    feats = torch.cat(feats) if feats else torch.zeros(0, 0)
+    labels = torch.cat(labels) if labels else torch.zeros(0, num_classes)
+    if get_world_size() == 1:
+        return feats.cpu(), labels
+    return _gather_in_dataset_order(feats, labels, torch.tensor(index), len(dataloader.dataset))
+
+
+def _gather_in_dataset_order(
+    feats: torch.Tensor, labels: torch.Tensor, index: torch.Tensor, size: int
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Every rank's rows on rank 0, in dataset order: one all-gather of a dense tensor.
+
+    Each rank sends its ``(n, 1 + C + d)`` rows of dataset index, labels and features, padded
+    to the longest rank's ``n``, on the communication device (the GPU under NCCL): no pickling
+    and no shared folder. The sampler's padding repeats a few images; each index is kept once.
+    """
+    if (index < 0).any():
+        raise ValueError(
+            "extract_features under DDP needs each data sample's `sample_idx` (mmpretrain's "
+            "PackInputs keeps it by default): add 'sample_idx' to its meta_keys"
+        )
+    device = feats.device
+    rows = torch.cat(
+        [index.to(device, torch.float64)[:, None], labels.to(device).double(), feats.double()],
+        dim=1,
+    )
+    counts = [int(n) for n in all_gather(torch.tensor([len(rows)], device=device))]
+    padded = rows.new_zeros(max(counts), rows.shape[1])
+    padded[: len(rows)] = rows
+    gathered = all_gather(padded)
     if get_rank() != 0:
         return torch.empty(0), torch.empty(0)
-    feats, labels = zip(*results)
-    return torch.stack(feats), torch.stack(labels)
+    every = torch.cat([part[:n] for part, n in zip(gathered, counts)]).cpu()
+    order = every[:, 0].long()
+    keep = torch.full((size,), -1, dtype=torch.long)
+    keep[order] = torch.arange(len(order))  # a repeated index keeps one of its copies
+    if (keep < 0).any():
+        raise RuntimeError(
+            f'extract_features: {int((keep < 0).sum())} of {size} images were encoded by no '
+            'rank; the dataloader must cover the dataset (a DefaultSampler without drop_last)'
+        )
+    every = every[keep]
+    num_classes = labels.shape[1]
+    return every[:, 1 + num_classes :].float(), every[:, 1 : 1 + num_classes].float()
