@@ -221,16 +221,18 @@ def test_checkpoint_of_another_bank_dtype_is_converted_not_cast():
 
 
 @pytest.mark.parametrize(
-    'device,length,chunks', [('meta', 65536, 2), ('cpu', 1024, 2), ('meta', 1024, 1)]
+    'device,length,chunks', [('meta', 65536, 16), ('cpu', 1024, 2), ('meta', 4096, 1)]
 )
 def test_low_precision_products_are_chunked_by_device(device, length, chunks):
-    """At the paper's largest queue (D = 65536, d_g = 2048) a GPU-like device converts the
-    bank in 2 chunks (each chunk is kernel launches; a CPU would take 128 cache-sized ones)."""
+    """At the largest queue of the lineage (D = 65536, d_g = 2048) a GPU-like device converts
+    the bank in 16 chunks of 32 MiB in float32 (the paper's D = 4096 in one); a CPU takes
+    cache-sized ones."""
     with torch.device(device):
         mem = QueueMemory(length=length, banks=dict(g=2048), dtypes=dict(g='bfloat16'))
-    pieces = list(mem._chunks('g', torch.float16))
+    pieces = mem._chunk_slices('g')
     assert len(pieces) == chunks
-    assert pieces[-1][0].stop >= length and all(rows.device.type == device for _, rows in pieces)
+    assert pieces[0].start == 0 and pieces[-1].stop >= length
+    assert all(a.stop == b.start for a, b in zip(pieces, pieces[1:]))
 
 
 def _resume_on_rank(rank, world, port, out):
@@ -308,3 +310,38 @@ def test_misaligned_pointer_warns_once_and_says_what_happened():
     assert 'pointer 6' in message and 'global batch 4' in message
     assert 'slot 4' in message and '2 newest keys' in message
     assert int(mem.ptr) == 4
+
+
+@pytest.mark.parametrize('dtype', ['int8', 'bfloat16'])
+def test_a_converted_chunk_is_released_before_the_next_is_converted(monkeypatch, dtype):
+    """The largest temporary of the products, the moments and the backward is one chunk.
+
+    Every converted chunk is tracked by a weak reference; when the next one is made, none may
+    still be alive (before the fix the loop variable kept the previous chunk while the next was
+    converted: two chunks, the whole bank once a chunk was half of it, as on a GPU at D = 65536).
+    """
+    import weakref
+
+    from mls_plugin.models.memories import queue_memory
+
+    monkeypatch.setattr(queue_memory, '_CHUNK_ELEMENTS', 4 * 16)  # 4 rows of 16
+    made, alive_at_conversion, sizes = [], [], []
+    convert = queue_memory._converted
+
+    def tracked(rows, dtype):
+        alive_at_conversion.append(sum(ref() is not None for ref in made))
+        out = convert(rows, dtype)
+        sizes.append(out.numel())
+        made.append(weakref.ref(out))
+        return out
+
+    monkeypatch.setattr(queue_memory, '_converted', tracked)
+    mem = QueueMemory(length=32, banks=dict(g=16, z=2), dtypes=dict(g=dtype))
+    query = torch.randn(4, 16, requires_grad=True)
+    products = mem.similarity('g', query)
+    mem.enqueue(g=torch.randn(4, 16), z=torch.randn(4, 2))
+    products.sum().backward()
+    mem.moments('g')
+    assert len(sizes) == 3 * 8  # forward, backward and moments: 8 chunks each
+    assert max(sizes) == 4 * 16
+    assert max(alive_at_conversion) == 0

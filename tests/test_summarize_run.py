@@ -125,7 +125,11 @@ def test_pseudo_label_verdict(repo_root, tmp_path):
     above = early + [precision(s, 0.3 + s / 100, 0.2) for s in range(4, 9)]
     out = summarize(repo_root, write_run(tmp_path / 'above', above))
     # Mean of 0.34 .. 0.38 = 0.36 against 0.20.
-    assert 'PSEUDO-LABELS ABOVE CHANCE: precision 0.360 against 0.200' in out and '(+0.160;' in out
+    assert 'PSEUDO-LABELS ABOVE CHANCE: precision 0.360 against 0.200' in out
+    # Differences 0.14 .. 0.18: sample std 0.0158, 2 s.e. = 2 x 0.0158 / sqrt(5) = 0.014.
+    assert '(+0.160 +- 0.014 (2 s.e.);' in out
+    assert 'multi-label targets carry category information' in out
     at = [precision(s, 0.22, 0.2) for s in range(1, 6)]
     out = summarize(repo_root, write_run(tmp_path / 'at', at))
     assert 'PSEUDO-LABELS AT CHANCE: precision 0.220 against 0.200 for random queue entries' in out
+    assert 'carry (almost) no category information' in out and 'what learned is InfoNCE' in out

@@ -2,7 +2,7 @@
 
 import functools
 import logging
-from typing import Dict, Iterator, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -12,15 +12,21 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 # Bound on the elements of a bank converted to the query's dtype at once: the products
-# never materialise a converted copy of a whole bank (512 MiB in float32 at D=65536, d=2048).
-# On a CPU a small chunk stays in cache; on a GPU each chunk costs kernel launches, so there
-# it is 64M elements (128 MiB in bf16): two chunks at D=65536, d=2048 instead of 128.
+# never materialise a converted copy of the whole bank, and each chunk is released before the
+# next is converted, so the largest temporary is one chunk. On a CPU a small chunk stays in
+# cache; on a GPU each chunk costs a few kernel launches, so there it is 8M elements (32 MiB in
+# float32, the paper's whole Q_g at D = 4096, d = 2048; 16 chunks at D = 65536).
 _CHUNK_ELEMENTS = 1 << 20
-_ACCELERATOR_CHUNK_ELEMENTS = 1 << 26
+_ACCELERATOR_CHUNK_ELEMENTS = 1 << 23
 
 
 def _chunk_elements(device: torch.device) -> int:
     return _CHUNK_ELEMENTS if device.type == 'cpu' else _ACCELERATOR_CHUNK_ELEMENTS
+
+
+def _converted(rows: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """One chunk of stored rows in ``dtype`` (the only temporary copy of the bank)."""
+    return rows.to(dtype)
 
 
 @MODELS.register_module()
@@ -125,11 +131,15 @@ class QueueMemory(BaseModule):
         device = self._stored(name).device
         total = torch.zeros(dim, device=device)
         second = torch.zeros(dim, dim, device=device)
-        for slots, rows in self._chunks(name, torch.float32):
-            if name in self.quantised:
-                rows = rows * getattr(self, f'scale_{name}')[slots, None]
-            total += rows.sum(dim=0)
-            second += rows.t() @ rows
+        # In float32 also under autocast, which would run Q^T Q in 16 bits.
+        with torch.autocast(device.type, enabled=False):
+            for slots in self._chunk_slices(name):
+                rows = _converted(self._stored(name)[slots], torch.float32)
+                if name in self.quantised:
+                    rows = rows * getattr(self, f'scale_{name}')[slots, None]
+                total += rows.sum(dim=0)
+                second += rows.t() @ rows
+                del rows  # released before the next chunk is converted
         return total / self.length, second / self.length
 
     def next_slots(self, batch_size: int) -> slice:
@@ -295,13 +305,11 @@ class QueueMemory(BaseModule):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self._host_ptr = int(self.ptr)
 
-    def _chunks(self, name: str, dtype: torch.dtype) -> Iterator[Tuple[slice, torch.Tensor]]:
-        """``(slots, rows)`` over the stored bank, unscaled, converted to ``dtype`` a
-        bounded number of rows at a time."""
+    def _chunk_slices(self, name: str) -> List[slice]:
+        """The bank's rows in chunks of a bounded number of elements."""
         stored = self._stored(name)
         step = max(1, _chunk_elements(stored.device) // stored.shape[1])
-        for start in range(0, self.length, step):
-            yield slice(start, start + step), stored[start : start + step].to(dtype)
+        return [slice(start, start + step) for start in range(0, self.length, step)]
 
     def _product(self, name: str, x: torch.Tensor) -> torch.Tensor:
         """``x @ bank^T`` in ``x``'s dtype, without a converted copy of the whole bank."""
@@ -309,8 +317,10 @@ class QueueMemory(BaseModule):
         if stored.dtype == x.dtype:
             return x @ stored.t()
         out = x.new_empty(x.shape[0], self.length)
-        for slots, rows in self._chunks(name, x.dtype):
+        for slots in self._chunk_slices(name):
+            rows = _converted(stored[slots], x.dtype)
             out[:, slots] = x @ rows.t()
+            del rows  # released before the next chunk is converted
         if name in self.quantised:
             out.mul_(getattr(self, f'scale_{name}').to(out.dtype))
         return out
@@ -323,8 +333,10 @@ class QueueMemory(BaseModule):
         if name in self.quantised:
             y = y * getattr(self, f'scale_{name}').to(y.dtype)
         out = y.new_zeros(y.shape[0], stored.shape[1])
-        for slots, rows in self._chunks(name, y.dtype):
+        for slots in self._chunk_slices(name):
+            rows = _converted(stored[slots], y.dtype)
             out += y[:, slots] @ rows
+            del rows  # released before the next chunk is converted
         return out
 
     def _rows(self, name: str, slots: slice) -> torch.Tensor:
