@@ -79,11 +79,15 @@ def test_both_tools_take_the_same_launch_options(repo_root, tool):
         assert option in out
 
 
-def test_multi_node_without_master_addr_fails_at_once(repo_root, tmp_path):
+@pytest.mark.parametrize(
+    'script,args',
+    [('dist_train.sh', ['any_config.py', '1']), ('dist_test.sh', ['c.py', 'w.pth', '1'])],
+)
+def test_multi_node_without_master_addr_fails_at_once(repo_root, tmp_path, script, args):
     env = {k: v for k, v in os.environ.items() if k != 'MASTER_ADDR'}
     env.update(NNODES='2', NODE_RANK='1')
     out = subprocess.run(
-        ['bash', 'tools/dist_train.sh', 'any_config.py', '1'],
+        ['bash', f'tools/{script}', *args],
         cwd=repo_root,
         env=env,
         capture_output=True,

@@ -9,6 +9,12 @@ GPUS=$3
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
+if [ "$NNODES" -gt 1 ] && [ -z "${MASTER_ADDR:-}" ]; then
+    # torchrun would wait for a rendezvous on 127.0.0.1 that no other node can reach
+    echo "tools/dist_test.sh: NNODES=$NNODES needs MASTER_ADDR, the address of the node" \
+        "with NODE_RANK=0 (reachable from every node)" >&2
+    exit 2
+fi
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON=${PYTHON:-python}

@@ -64,3 +64,6 @@ default_hooks = dict(
 # --resume continues the random streams too; skipped unreadable images are reported per epoch.
 custom_hooks = [dict(type='RandomStateHook'), dict(type='SkippedImagesHook')]
 auto_scale_lr = dict(base_batch_size=256)
+# Fixed 224 px views: let cuDNN pick its fastest convolutions once (mmpretrain's default is off;
+# randomness.deterministic=True turns it off again for exact runs).
+env_cfg = dict(cudnn_benchmark=True)

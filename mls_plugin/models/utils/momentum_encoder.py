@@ -15,7 +15,8 @@ class MomentumEncoder(ExponentialMovingAverage):
     GPU, a wait for the device each step) and updates one parameter at a
     time. This keeps a host copy of the step count (the buffer still counts,
     for checkpoints, and is read once when one is loaded) and updates all
-    floating-point parameters with one fused ``lerp``.
+    floating-point parameters with one fused ``lerp`` and copies the buffers (BN
+    statistics) with one fused copy, instead of one call per tensor (~160 for a ResNet-50).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -37,9 +38,13 @@ class MomentumEncoder(ExponentialMovingAverage):
             if pairs:
                 averaged, online = zip(*pairs)
                 torch._foreach_lerp_(list(averaged), list(online), self.momentum)
-        if not self.update_buffers:
-            for b_avg, b_src in zip(self.module.buffers(), model.buffers()):
-                b_avg.data.copy_(b_src.data.to(b_avg.device))
+        if not self.update_buffers:  # BN statistics are copied, in one fused call
+            averaged, online = zip(*zip(self.module.buffers(), model.buffers())) or ((), ())
+            if averaged:
+                torch._foreach_copy_(
+                    [b.data for b in averaged],
+                    [s.data.to(b.device) for b, s in zip(averaged, online)],
+                )
         self.steps.add_(1)
         self._host_steps += 1
 
