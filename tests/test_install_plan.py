@@ -210,7 +210,7 @@ def test_login_node_builds_cuda_with_default_archs_when_forced(
     # The estimate is for the build it starts: CPU part + one share per GPU target, over the cores.
     cores = int(subprocess.run(['nproc'], capture_output=True, text=True).stdout)
     targets = arch.count(';') + 2  # the archs and the PTX
-    assert int(plan['build_minutes']) == -(-((750 + 1200 * targets) // cores) // 60)
+    assert int(plan['build_minutes']) == -(-((750 + 2400 * targets) // cores) // 60)
 
 
 def test_nvcc_without_a_gpu_builds_cpu_ops(repo_root, tmp_path):

@@ -127,15 +127,17 @@ PY="$PYTHON"
 PYTAG="$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
 WHEELS="$CACHE/mmcv-$MMCV-$PYTAG-torch$TORCH_TAG-$KEY"
 
-# Build time, said before the build starts: measured core-seconds over this machine's cores
-# (CPU ops: 375 s on 2 cores; CUDA ops: the CPU ops plus ~1,200 core-s per arch, the PTX one too).
+# Build time, said before the build starts: measured core-seconds over this machine's cores.
+# CPU ops: 375 s on 2 cores. CUDA ops: the CPU ops plus ~2,400 core-s per GPU target (the PTX one
+# too): mmcv 2.1.0 has 56 .cu files, and one (roi_align_cuda.cu, nms_cuda.cu) took 50-72 s of a
+# loaded core for one arch with nvcc 13.0 (2026-12-06).
 CORES="$(nproc)"
 N_ARCH=0
 [[ "$ARCH" == none ]] || N_ARCH=$(($(tr ';' '\n' <<<"${ARCH%+PTX}" | wc -l) + 1))
 case "$FLAVOUR" in
   none) BUILD_MIN=1 ;;
   cpu) BUILD_MIN=$(((750 / CORES + 59) / 60)) ;;
-  cuda) BUILD_MIN=$((((750 + 1200 * N_ARCH) / CORES + 59) / 60)) ;;
+  cuda) BUILD_MIN=$((((750 + 2400 * N_ARCH) / CORES + 59) / 60)) ;;
 esac
 
 # Two stamps: the base (torch, OpenMMLab stack, this package) and the ops (mmcv's compiled ops,
