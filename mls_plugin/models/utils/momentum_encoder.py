@@ -39,11 +39,10 @@ class MomentumEncoder(ExponentialMovingAverage):
                 averaged, online = zip(*pairs)
                 torch._foreach_lerp_(list(averaged), list(online), self.momentum)
         if not self.update_buffers:  # BN statistics are copied, in one fused call
-            averaged, online = zip(*zip(self.module.buffers(), model.buffers())) or ((), ())
-            if averaged:
+            pairs = list(zip(self.module.buffers(), model.buffers()))
+            if pairs:  # none in e.g. a ViT
                 torch._foreach_copy_(
-                    [b.data for b in averaged],
-                    [s.data.to(b.device) for b, s in zip(averaged, online)],
+                    [avg.data for avg, _ in pairs], [src.data.to(avg.device) for avg, src in pairs]
                 )
         self.steps.add_(1)
         self._host_steps += 1
