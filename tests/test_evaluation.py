@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmpretrain.structures import DataSample
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from mls_plugin.engine import OraclePseudoLabelHook, PseudoLabelPrecisionHook
 from mls_plugin.evaluation import (
@@ -180,6 +181,21 @@ def test_oracle_hook_offers_the_entries_that_share_a_category(tmp_path):
     assert head.pseudo_label_candidates is None
 
 
+class CountHostReads(TorchDispatchMode):
+    """Counts `aten::_local_scalar_dense`: every read of a tensor's value by the host (`.item()`,
+    `int(t)`), which on a GPU waits for the device. Sees calls from C++ too, unlike a patch of
+    `Tensor.item`."""
+
+    def __init__(self):
+        super().__init__()
+        self.reads = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten._local_scalar_dense.default:
+            self.reads += 1
+        return func(*args, **(kwargs or {}))
+
+
 def test_precision_hook_mirrors_the_queue(tmp_path):
     """Slots written by the memory carry the right image ids, through a wrap-around."""
     ann_file = coco_of_labels(tmp_path)
@@ -210,7 +226,9 @@ def test_precision_hook_mirrors_the_queue(tmp_path):
         hook.after_train_iter(runner, 0, dict(data_samples=samples))
         runner.iter += 1
 
-    step([0, 1], [[0], [1]])  # queue: 0 1 . .
+    with CountHostReads() as counter:  # a step without a measurement reads no tensor's value
+        step([0, 1], [[0], [1]])  # queue: 0 1 . .
+    assert counter.reads == 0
     step([2, 3], [[0], [1]])  # queue: 0 1 2 3
     # Measured at iteration 3, before this step's ids are mirrored: query 1 {a, b} picks slot 2
     # (image 2, shares b); query 3 {c} picks slot 0 (image 0, does not share).

@@ -4,7 +4,7 @@ import os.path as osp
 from typing import Dict, Optional, Sequence
 
 import torch
-from mmengine.dist import all_gather, all_reduce
+from mmengine.dist import all_gather, all_reduce, get_world_size
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
@@ -120,10 +120,14 @@ class PseudoLabelPrecisionHook(Hook):
         ids = torch.tensor([self._label_index.get(s.img_path, -1) for s in samples])
         if self.every_n_train_iters(runner, self.interval):
             self._measure(runner, model, ids)
-        # The keys of this step were just written in front of the pointer.
-        device = model.memory.ptr.device
-        written = torch.cat(all_gather(ids.to(device))).cpu()
-        start = (int(model.memory.ptr) - written.numel()) % model.memory.length
+        # The keys of this step were just written in front of the pointer (its host copy: no
+        # wait for the device). One process holds every key itself: no collective, no copy.
+        if get_world_size() > 1:
+            device = model.memory.ptr.device
+            written = torch.cat(all_gather(ids.to(device))).cpu()
+        else:
+            written = ids
+        start = (model.memory.pointer - written.numel()) % model.memory.length
         self._slot_ids[start : start + written.numel()] = written
 
     def _measure(self, runner, model, ids: torch.Tensor) -> None:
@@ -132,7 +136,8 @@ class PseudoLabelPrecisionHook(Hook):
             return
         counts = pseudo_label_counts(self._labels, ids, self._slot_ids, pos_index.cpu())
         total = torch.tensor(list(counts), dtype=torch.float64, device=model.memory.ptr.device)
-        all_reduce(total)  # sums over ranks, in place
+        if get_world_size() > 1:
+            all_reduce(total)  # sums over ranks, in place
         total = type(counts)(*total.tolist())
         if not total.pairs:
             return

@@ -105,6 +105,11 @@ class QueueMemory(BaseModule):
         self._host_ptr = 0
 
     @property
+    def pointer(self) -> int:
+        """The next slot to write, from the host copy: reading it never waits for the device."""
+        return self._host_ptr
+
+    @property
     def names(self) -> Tuple[str, ...]:
         """The bank names, in config order."""
         return tuple(self.dims)
