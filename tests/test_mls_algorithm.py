@@ -73,6 +73,36 @@ def test_health_scalars_can_be_turned_off_and_change_no_loss():
         torch.testing.assert_close(losses[key], quiet_losses[key])
 
 
+def test_health_scalars_at_an_interval_only():
+    """log_health=3: the health scalars at iterations 2, 5, ... (the logger's every_n_iters),
+    so the eigendecomposition and its device wait are skipped in between."""
+    from mmengine.logging import MessageHub
+
+    torch.manual_seed(0)
+    model = tiny_mls()
+    model.log_health = 3
+    hub = MessageHub.get_current_instance()
+    logged = []
+    for step in range(6):
+        hub.update_info('iter', step)
+        losses = model(views(step), mode='loss')
+        logged.append('queue_erank' in losses)
+    assert logged == [False, False, True, False, False, True]
+    hub.update_info('iter', 0)
+    for bad in (0, -2, 'often'):
+        with pytest.raises(ValueError, match='log_health'):
+            MODELS.build(
+                dict(
+                    type='MLS',
+                    log_health=bad,
+                    backbone=dict(type='ResNet', depth=18, base_channels=8),
+                    neck=dict(type='MoCoV2Neck', in_channels=64, hid_channels=8, out_channels=4),
+                    head=dict(type='MLSHead', topk=2),
+                    memory=dict(type='QueueMemory', length=8, banks=dict(g=64, z=4)),
+                )
+            )
+
+
 def test_keys_are_enqueued_after_the_loss():
     torch.manual_seed(0)
     model = tiny_mls()

@@ -17,6 +17,7 @@
 _base_ = './mls_resnet50_8xb32-coslr-800e_coco.py'
 
 model = dict(
+    log_health=True,  # every step: cheap on a CPU, and the studies' curves were logged so
     backbone=dict(depth=18, stem_channels=32, base_channels=32),
     neck=dict(in_channels=256, hid_channels=256, out_channels=128),
     head=dict(topk=3),

@@ -10,6 +10,9 @@ custom_imports = dict(imports=['mls_plugin'], allow_failed_imports=False)
 model = dict(
     type='MLS',
     momentum=0.005,  # mmengine EMA convention: the paper's m = 0.995
+    # The projection's health scalars at the logger's interval only: each measurement is an
+    # eigendecomposition and, on a GPU, a wait for the device.
+    log_health=10,
     backbone=dict(type='ResNet', depth=50, norm_cfg=dict(type='BN'), zero_init_residual=False),
     neck=dict(
         type='MoCoV2Neck',

@@ -130,7 +130,7 @@ class DenseCLMLS(MLS):
         # Both queues are read before this step's keys are written (MoCo order).
         losses = self.head.loss(query['z'], own['z'], query['g'], self.memory)
         losses['loss_dense'] = self.dense_head.loss(*self.dense_logits(query, own))
-        if self.log_health:
+        if self._health_due():
             losses.update(projection_health(query['z'].detach(), *self.memory.moments('z')))
         self.memory.enqueue_gathered(g=keys['g'], z=keys['z'])
         self.dense_memory.enqueue_gathered(**{self._dense_bank: keys['dense']})

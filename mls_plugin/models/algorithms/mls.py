@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.dist import get_rank, get_world_size
-from mmengine.logging import print_log
+from mmengine.logging import MessageHub, print_log
 from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.models.utils import batch_shuffle_ddp
 from mmpretrain.registry import MODELS
@@ -42,10 +42,14 @@ class MLS(BaseSelfSupervisor):
         memory (dict): :class:`QueueMemory` config with banks ``g`` and ``z``.
         momentum (float): EMA momentum of the key encoder (mmengine
             convention above). Defaults to 0.005.
-        log_health (bool): Also return the projection's health scalars
+        log_health (bool | int): Also return the projection's health scalars
             (:func:`projection_health`: mean ``z1 Q_z^T``, the queue's mean
             norm and effective rank, ...) for the logs. They cost one ``d x d``
-            eigendecomposition a step. Defaults to True.
+            eigendecomposition, on a GPU a cuSOLVER call and a wait for the
+            device: an int ``N`` computes them only at every ``N``-th
+            training iteration (set it to the logger's interval; the logged
+            value is then the mean of the last measurements in its window),
+            True at every one, False never. Defaults to True.
         channels_last (bool): Keep the parameters and the views in
             channels-last memory format: oneDNN's convolutions run faster on
             it on CPU (cuDNN's under AMP should too; not measured here). The
@@ -66,7 +70,7 @@ class MLS(BaseSelfSupervisor):
         head: dict,
         memory: dict,
         momentum: float = 0.005,
-        log_health: bool = True,
+        log_health: Union[bool, int] = True,
         channels_last: bool = False,
         pretrained: Optional[str] = None,
         data_preprocessor: Optional[dict] = None,
@@ -95,6 +99,10 @@ class MLS(BaseSelfSupervisor):
                 logger='current',
                 level=logging.WARNING,
             )
+        if not isinstance(log_health, (bool, int)) or (
+            not isinstance(log_health, bool) and log_health < 1
+        ):
+            raise ValueError(f'MLS: `log_health` must be a bool or an int >= 1, got {log_health!r}')
         self.log_health = log_health
         self.memory = MODELS.build(memory)
         if set(self.memory.names) != {'g', 'z'}:
@@ -171,6 +179,13 @@ class MLS(BaseSelfSupervisor):
         mine = slice(get_rank() * batch, (get_rank() + 1) * batch)
         return gathered, {name: k[mine] for name, k in gathered.items()}
 
+    def _health_due(self) -> bool:
+        """Whether this iteration logs the projection's health (``log_health``)."""
+        if isinstance(self.log_health, bool):
+            return self.log_health
+        step = MessageHub.get_current_instance().get_info('iter', 0)
+        return (step + 1) % self.log_health == 0
+
     def _two_views(self, inputs: List[torch.Tensor]) -> List[torch.Tensor]:
         """The query and key views, refused unless two."""
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
@@ -210,7 +225,7 @@ class MLS(BaseSelfSupervisor):
         # (MoCo order), so slot i is the same image in both banks. The memory's
         # products survive the enqueue in backward, so the banks are not copied.
         losses = self.head.loss(z1, own['z'], g1, self.memory)
-        if self.log_health:
+        if self._health_due():
             losses.update(projection_health(z1.detach(), *self.memory.moments('z')))
         self.memory.enqueue_gathered(g=keys['g'], z=keys['z'])
         return losses
