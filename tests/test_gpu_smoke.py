@@ -27,6 +27,8 @@ NAMES = {
     'nccl_one_gpu',
     'train_step_benchmark',
     'mask_rcnn_iter',
+    'no_host_sync',
+    'bank_peak_memory',
     'two_gpus',
 }
 # Which hook each custom_hooks override must land on.
@@ -136,7 +138,8 @@ def check_train_command(cmd, configs, work):
 def test_the_planned_commands_name_existing_files_and_config_keys(smoke, tmp_path):
     work = tmp_path / 'work'
     plan = smoke.planned_commands(work, 'python')
-    assert set(plan) == NAMES - {'mmcv_ops'} | {'scenes'}
+    internal = {'mmcv_ops', 'no_host_sync', 'bank_peak_memory'}  # run in-process functions
+    assert set(plan) == NAMES - internal | {'scenes'}
     configs = {}
 
     (scenes,) = plan['scenes']
@@ -238,3 +241,16 @@ def test_the_ops_comparison_runs_on_cpu(smoke):
     diffs = {k: v for k, v in numbers.items() if k.endswith('_max_abs_diff')}
     assert len(diffs) == 7 and all(v == 0 for v in diffs.values())
     assert numbers['nms_kept'][0] == numbers['nms_kept'][1] > 0
+
+
+def test_the_no_host_sync_check_finds_no_host_read_in_mls_steps_on_cpu():
+    """The smoke check's function on CPU: MLS steps (forward, backward, SGD) read no tensor
+    value on the host, counted with a TorchDispatchMode (on a GPU the same steps run under
+    ``torch.cuda.set_sync_debug_mode('error')``)."""
+    sys.path.insert(0, str(TOOL.parent))
+    try:
+        import gpu_smoke
+    finally:
+        sys.path.remove(str(TOOL.parent))
+    numbers = gpu_smoke.host_sync_numbers('cpu', steps=2)
+    assert numbers == dict(device='cpu', steps=2, host_reads=0)

@@ -29,6 +29,15 @@ Checks, in the order they run (``--checks`` picks some):
   ResNet-50 at 224 px, batch 32: D = 4096 in float32 and AMP, D = 65536 under AMP with the
   float32, int8 and bfloat16 pseudo-label bank. Prints the time ratio, images/s and the peak
   memory ratio of each.
+- ``no_host_sync``: MLS training steps (forward, backward, SGD step; a ResNet-18 at 64 px,
+  batch 8, D = 256, the health scalars off at these steps as with ``log_health=10``) under
+  ``torch.cuda.set_sync_debug_mode('error')``: any wait for the device raises. (Outside the
+  model the non-finite guard reads one scalar a step, on purpose, and the logger reads the
+  losses.) The CPU tests run the same function counting ``aten::_local_scalar_dense``.
+- ``bank_peak_memory``: the peak memory above the queue of the no-gradient ranking product
+  ``g1 Q_g^T`` at D = 65536, d_g = 2048, batch 32, for a float32, int8 and bfloat16 ``Q_g``:
+  the bank's bytes and the temporary's; PASS when the int8 bank's total is below the float32
+  bank's.
 - ``two_gpus`` (only with ``--two-gpus``, SKIP below 2 GPUs): ``tools/dist_train.sh`` with 2
   GPUs and NCCL (shuffle-BN across ranks), then ``--resume``, then a failure injected on rank
   1 (``tests/helpers/fail_on_rank_hook.py``) that must end the job within 60 s.
@@ -83,6 +92,8 @@ CHECKS = (
     'nccl_one_gpu',
     'mask_rcnn_iter',
     'train_step_benchmark',
+    'no_host_sync',
+    'bank_peak_memory',
     'two_gpus',
 )
 NUM_TRAIN, NUM_VAL = 256, 64  # generated demo scenes
@@ -440,6 +451,109 @@ class Run:
 
     def tail(self, lines: int = 40) -> str:
         return '\n'.join(self.text.splitlines()[-lines:])
+
+
+def host_sync_numbers(device: str = 'cuda', steps: int = 3) -> dict:
+    """MLS training steps on ``device`` that must not wait for it.
+
+    On CUDA the steps run under ``torch.cuda.set_sync_debug_mode('error')``; elsewhere every
+    read of a tensor's value by the host (``aten::_local_scalar_dense``) is counted, which is
+    what a sync is on a GPU. Two warm-up steps run first (lazy initialisation may sync once).
+    """
+    import torch
+    from mmengine.logging import MessageHub
+    from mmpretrain.registry import MODELS
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    import mls_plugin  # noqa: F401
+
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(
+            type='MLS',
+            log_health=1000,  # not due at these steps, as between the logger's iterations
+            backbone=dict(type='ResNet', depth=18, base_channels=16),
+            neck=dict(
+                type='MoCoV2Neck',
+                in_channels=128,
+                hid_channels=128,
+                out_channels=64,
+                with_avg_pool=False,
+            ),
+            head=dict(type='MLSHead', topk=4),
+            memory=dict(type='QueueMemory', length=256, banks=dict(g=128, z=64)),
+        )
+    ).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, foreach=True)
+    gen = torch.Generator().manual_seed(0)
+    batches = [[torch.randn(8, 3, 64, 64, generator=gen).to(device) for _ in '12'] for _ in '12345']
+
+    def step(views):
+        losses = model.loss(views, [])
+        sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    MessageHub.get_current_instance().update_info('iter', 0)
+    for views in batches[:2]:
+        step(views)
+
+    class CountReads(TorchDispatchMode):
+        reads = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten._local_scalar_dense.default:
+                CountReads.reads += 1
+            return func(*args, **(kwargs or {}))
+
+    numbers: dict = dict(device=device, steps=steps)
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode('error')
+        try:
+            for views in batches[2 : 2 + steps]:
+                step(views)
+            numbers['sync_error'] = None
+        except RuntimeError as exc:
+            numbers['sync_error'] = str(exc).splitlines()[0]
+        finally:
+            torch.cuda.set_sync_debug_mode('default')
+    else:
+        with CountReads():
+            for views in batches[2 : 2 + steps]:
+                step(views)
+        numbers['host_reads'] = CountReads.reads
+    return numbers
+
+
+def bank_memory_numbers(device: str = 'cuda') -> dict:
+    """Peak memory of ``g1 Q_g^T`` (no gradient) at D = 65536, d_g = 2048, per bank dtype."""
+    import torch
+
+    from mls_plugin.models import QueueMemory
+
+    numbers: dict = {}
+    for dtype in ('float32', 'int8', 'bfloat16'):
+        with torch.device(device):
+            mem = QueueMemory(length=65536, banks=dict(g=2048), dtypes=dict(g=dtype))
+            query = torch.randn(32, 2048)
+        torch.cuda.synchronize()
+        bank = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        with torch.no_grad():
+            mem.similarity('g', query)
+        torch.cuda.synchronize()
+        stored = sum(b.numel() * b.element_size() for b in mem.buffers())
+        numbers[dtype] = dict(
+            bank_mib=round(stored / 2**20, 1),
+            temporary_mib=round((torch.cuda.max_memory_allocated() - bank) / 2**20, 1),
+        )
+        numbers[dtype]['total_mib'] = round(
+            numbers[dtype]['bank_mib'] + numbers[dtype]['temporary_mib'], 1
+        )
+        del mem, query
+        torch.cuda.empty_cache()
+    return numbers
 
 
 def last_error_line(text: str) -> str:
@@ -850,6 +964,30 @@ class Smoke:
         self._step(numbers, errors, 'resume', resume)
         return numbers, errors
 
+    def _internal(self, what: str, timeout: float) -> dict:
+        cmd = [self.python, str(Path(__file__).resolve()), '--internal', what]
+        run = self.run(cmd, what, timeout)
+        lines = [ln for ln in run.text.splitlines() if ln.startswith('{')]
+        if not lines:
+            require_ok(run, what)
+            raise CheckFailed(f'{what} printed no result (log {run.log})', run.tail())
+        return json.loads(lines[-1])
+
+    def check_no_host_sync(self):
+        numbers = self._internal('no_host_sync', 180)
+        if numbers['sync_error']:
+            raise CheckFailed(f'a training step waited for the GPU: {numbers["sync_error"]}')
+        return f'{numbers["steps"]} MLS steps without a device sync', numbers
+
+    def check_bank_peak_memory(self):
+        numbers = self._internal('bank_peak_memory', 180)
+        summary = ', '.join(
+            f'{k} {v["bank_mib"]:g} + {v["temporary_mib"]:g} MiB' for k, v in numbers.items()
+        )
+        if numbers['int8']['total_mib'] >= numbers['float32']['total_mib']:
+            raise CheckFailed(f'the int8 bank saves no peak memory: {summary}', numbers=numbers)
+        return f'Q_g bank + ranking temporary: {summary}', numbers
+
     def check_nccl_one_gpu(self):
         self.ensure_scenes()
         self.fresh('nccl_one_gpu')
@@ -1039,7 +1177,11 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
         '--bench-memory-repeats', type=int, default=1, help='train_step.py --memory-repeats'
     )
     parser.add_argument('--python', default=sys.executable, help='interpreter for the commands')
-    parser.add_argument('--internal', choices=['mmcv_ops'], help=argparse.SUPPRESS)
+    parser.add_argument(
+        '--internal',
+        choices=['mmcv_ops', 'no_host_sync', 'bank_peak_memory'],
+        help=argparse.SUPPRESS,
+    )
     return parser.parse_args(argv)
 
 
@@ -1049,6 +1191,12 @@ def main(argv: Optional[list] = None) -> int:
         numbers = mmcv_ops_numbers('cuda')
         print(json.dumps(numbers))
         return 1 if numbers['failures'] else 0
+    if args.internal == 'no_host_sync':
+        print(json.dumps(host_sync_numbers('cuda')))
+        return 0
+    if args.internal == 'bank_peak_memory':
+        print(json.dumps(bank_memory_numbers('cuda')))
+        return 0
 
     start = time.monotonic()
     out = Path(args.out).resolve()
