@@ -129,6 +129,45 @@ def test_svm_voc07_trains_difficult_as_negative_and_skips_thin_classes():
     assert len(LINEAGE_COSTS) == 19 and LINEAGE_COSTS[:3] == (1.0, 10.0, 100.0)
 
 
+def test_lineage_pool_is_a_6x6_window_at_stride_1_on_the_7x7_map():
+    from mls_plugin.evaluation.svm_voc07 import pool_res5
+
+    feat = torch.arange(2 * 3 * 49, dtype=torch.float64).reshape(2, 3, 7, 7)
+    out = pool_res5(feat, 'lineage')
+    assert out.shape == (2, 3 * 4)  # 2048 x 4 = 8192 for a ResNet-50
+    for n in range(2):
+        for c in range(3):
+            windows = [feat[n, c, i : i + 6, j : j + 6].mean() for i in (0, 1) for j in (0, 1)]
+            assert out[n, c * 4 : c * 4 + 4].tolist() == pytest.approx([float(w) for w in windows])
+    with pytest.raises(ValueError, match="224 x 224 or set svm.pool='adaptive'"):
+        pool_res5(torch.zeros(1, 3, 8, 8), 'lineage')
+    adaptive = pool_res5(torch.zeros(1, 3, 8, 8), 'adaptive')  # the earlier choice, any size
+    assert adaptive.shape == (1, 12)
+    with pytest.raises(ValueError, match='pool'):
+        pool_res5(feat, 'max')
+
+
+def test_svm_config_resizes_the_whole_image_as_the_lineage(repo_root, tmp_path):
+    """Short side to 256, then the whole image to 224 x 224 (no crop), against cv2 by hand."""
+    import cv2
+    import numpy as np
+    from mmengine.config import Config
+    from mmpretrain.registry import TRANSFORMS
+
+    cfg = Config.fromfile(
+        str(repo_root / 'configs/benchmarks/classification/svm_resnet50_voc07.py')
+    )
+    assert cfg.svm.pool == 'lineage'
+    steps = [TRANSFORMS.build(t) for t in cfg.test_pipeline[1:-1]]
+    img = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)  # H x W
+    results = dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2])
+    for step in steps:
+        results = step(results)
+    by_hand = cv2.resize(cv2.resize(img, (341, 256), interpolation=cv2.INTER_LINEAR), (224, 224))
+    assert results['img'].shape == (224, 224, 3)
+    assert np.abs(results['img'].astype(int) - by_hand.astype(int)).max() <= 1
+
+
 def test_extract_svm_features_pools_normalises_and_reads_difficult():
     from mmpretrain.models import ClsDataPreprocessor
     from mmpretrain.structures import DataSample
@@ -145,7 +184,7 @@ def test_extract_svm_features_pools_normalises_and_reads_difficult():
         DataSample().set_gt_label([3]),
     ]
     batch = dict(inputs=torch.rand(2, 3, 8, 8) * 255, data_samples=samples)
-    feats, labels = extract_svm_features(model, [batch], num_classes=4)
+    feats, labels = extract_svm_features(model, [batch], num_classes=4, pool='adaptive')
     assert feats.shape == (2, 3 * 4) and feats.dtype == torch.float32
     assert torch.allclose(feats.norm(dim=1), torch.ones(2), atol=1e-4)
     # present beats difficult (class 0 has both); class 2 is difficult only
@@ -191,7 +230,7 @@ test_dataloader = dict(
         indices=80, pipeline=pipeline,
     ),
 )
-svm = dict(costs=[0.1, 10.0], folds=2, n_jobs=1)
+svm = dict(costs=[0.1, 10.0], folds=2, n_jobs=1, pool='adaptive')  # 64 px: a 2 x 2 res5 map
 """
 
 
@@ -293,7 +332,7 @@ def test_svm_config_reads_as_the_tool_expects(repo_root):
         assert [t['type'] for t in loader.dataset.pipeline] == [
             'LoadImageFromFile',
             'ResizeEdge',
-            'CenterCrop',
+            'Resize',  # the whole image to 224 x 224, as the lineage (no crop)
             'PackInputs',
         ]
         assert 'gt_label_difficult' in loader.dataset.pipeline[-1]['meta_keys']

@@ -1,8 +1,11 @@
 """The VOC07 SVM classification protocol of the self-supervised lineage.
 
 FAIR's self-supervision benchmark, then OpenSelfSup, DenseCL and mmselfsup's
-``svm_voc07``: the frozen backbone's last stage (res5) is average-pooled to
-2x2 and flattened (8192-d for a ResNet-50), each row is divided by its L2 norm
+``svm_voc07``: each image is resized (short side 256, then the whole image squashed to
+224 x 224: the config's pipeline), the frozen backbone's last stage (res5, 7 x 7 at 224 px) is
+average-pooled with a 6 x 6 kernel at stride 1 to 2 x 2 and flattened (8192-d for a
+ResNet-50; ``pool='lineage'``; ``pool='adaptive'`` is an adaptive 2 x 2 pool, this project's
+earlier choice, for inputs of other sizes), each row is divided by its L2 norm
 + 1e-5, and one linear SVM per class is fitted with scikit-learn's
 ``LinearSVC`` (:data:`SVM_KWARGS`) for every cost. The cost with the best mean
 k-fold cross-validation AP on trainval (scikit-learn's ``average_precision``
@@ -39,14 +42,39 @@ SVM_KWARGS = dict(
 )
 
 
+POOLS = ('lineage', 'adaptive')
+
+
+def pool_res5(feat: torch.Tensor, pool: str = 'lineage', pool_size: int = 2) -> torch.Tensor:
+    """Pool a ``(N, C, H, W)`` res5 map into the SVM's ``(N, C * 4)`` features.
+
+    ``'lineage'``: ``AvgPool2d(6, stride=1)`` as OpenSelfSup / DenseCL / mmselfsup, which
+    gives 2 x 2 on the 7 x 7 map of a 224 px input (another size is refused: the lineage's
+    feature is defined on 224 px). ``'adaptive'``: ``adaptive_avg_pool2d`` to
+    ``pool_size`` x ``pool_size``, whatever the map's size.
+    """
+    if pool == 'lineage':
+        if feat.shape[2:] != (7, 7):
+            raise ValueError(
+                f"svm pool='lineage' pools a 7 x 7 res5 map (224 px inputs) with a 6 x 6 kernel, "
+                f'got {tuple(feat.shape[2:])}; resize the images to 224 x 224 or set '
+                "svm.pool='adaptive'"
+            )
+        return F.avg_pool2d(feat, kernel_size=6, stride=1).flatten(1)
+    if pool == 'adaptive':
+        return F.adaptive_avg_pool2d(feat, pool_size).flatten(1)
+    raise ValueError(f'svm `pool` must be one of {POOLS}, got {pool!r}')
+
+
 def extract_svm_features(
     model: torch.nn.Module,
     dataloader: Iterable[dict],
     num_classes: int,
+    pool: str = 'lineage',
     pool_size: int = 2,
     backbone: Optional[torch.nn.Module] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """L2-normalised, 2x2-pooled last-stage features and VOC-style labels.
+    """L2-normalised, pooled last-stage features and VOC-style labels.
 
     Args:
         model (nn.Module): An mmpretrain model with ``data_preprocessor`` and
@@ -55,19 +83,24 @@ def extract_svm_features(
             ``default_collate``, whose data samples carry ``gt_label`` and,
             for VOC, ``gt_label_difficult``.
         num_classes (int): Number of categories ``C``.
-        pool_size (int): Side of the adaptive average pool. Defaults to 2.
+        pool (str): ``'lineage'`` (6 x 6 kernel, stride 1, on a 7 x 7 map) or
+            ``'adaptive'`` (:func:`pool_res5`). Defaults to 'lineage'.
+        pool_size (int): Side of the adaptive pool. Defaults to 2.
         backbone (nn.Module, optional): The encoder to use instead of
             ``model.backbone``. Defaults to None.
 
     Returns:
-        tuple[Tensor, Tensor]: ``(N, c * pool_size ** 2)`` float32 features of
-        unit norm and ``(N, C)`` int8 labels: 1 present, -1 only difficult
-        objects of the class, 0 absent; on the CPU.
+        tuple[Tensor, Tensor]: ``(N, c * 4)`` float32 features of unit norm
+        (``c * pool_size ** 2`` with the adaptive pool) and ``(N, C)`` int8
+        labels: 1 present, -1 only difficult objects of the class, 0 absent;
+        on the CPU.
     """
     backbone = backbone or model.backbone
+    if pool not in POOLS:
+        raise ValueError(f'svm `pool` must be one of {POOLS}, got {pool!r}')
 
     def pooled(inputs: torch.Tensor) -> torch.Tensor:
-        feat = F.adaptive_avg_pool2d(backbone(inputs)[-1], pool_size).flatten(1).float()
+        feat = pool_res5(backbone(inputs)[-1], pool, pool_size).float()
         return (feat / (feat.norm(dim=1, keepdim=True) + 1e-5)).cpu()
 
     feats, labels = [], []

@@ -94,7 +94,9 @@ def main() -> None:
     if tuple(loaders['test'].dataset.metainfo['classes']) != classes:
         raise SystemExit('svm_voc07: train_dataloader and test_dataloader have other classes')
     feats = {
-        split: extract_svm_features(model, loader, len(classes), svm.get('pool_size', 2))
+        split: extract_svm_features(
+            model, loader, len(classes), svm.get('pool', 'lineage'), svm.get('pool_size', 2)
+        )
         for split, loader in loaders.items()
     }
     extract_s = time.time() - start
