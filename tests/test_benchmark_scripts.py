@@ -76,3 +76,67 @@ def test_label_agreement_on_a_saved_queue(repo_root, tmp_path):
     torch.save(dict(state_dict={'memory.bank_z': bank}), ckpt)
     res = run(repo_root, 'label_agreement.py', ckpt)
     assert res.returncode != 0 and 'no `memory.bank_g`' in res.stderr
+
+
+def _run_seeds_module(repo_root):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        'run_seeds', repo_root / 'tools/benchmarks/run_seeds.py'
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_seeds_reports_the_last_and_the_best_validation(repo_root, tmp_path):
+    import json
+
+    tool = _run_seeds_module(repo_root)
+    logs = tmp_path / 'run' / '20261206_000000' / 'vis_data'
+    logs.mkdir(parents=True)
+    records = [
+        dict(loss=2.0, lr=0.01, step=10),
+        {'accuracy/top1': 60.0, 'step': 10},
+        dict(loss=1.5, lr=0.005, step=20),
+        {'accuracy/top1': 71.5, 'step': 20},  # the best test epoch
+        dict(loss=1.2, lr=0.001, step=30),
+        {'accuracy/top1': 70.25, 'step': 30},  # the last
+    ]
+    (logs / 'scalars.json').write_text('\n'.join(json.dumps(r) for r in records) + '\n')
+    assert tool.final_metrics(str(tmp_path / 'run')) == {
+        'accuracy/top1': 70.25,
+        'best/accuracy/top1': 71.5,
+    }
+
+
+def test_run_seeds_sweeps_the_lr_every_seed_at_every_lr(repo_root, tmp_path, monkeypatch):
+    tool = _run_seeds_module(repo_root)
+    calls = []
+
+    def fake_run_seed(args, seed, work_dir, extra):
+        calls.append((seed, work_dir, extra))
+        return {'accuracy/top1': 50.0 + seed + float(extra[0].split('=')[1])}
+
+    monkeypatch.setattr(tool, 'run_seed', fake_run_seed)
+    table = tmp_path / 'rows.md'
+    argv = ['run_seeds.py', 'configs/benchmarks/finetune/resnet50_cub-120e.py', '--seeds', '0', '1']
+    argv += ['--lrs', '0.001', '0.1', '--work-dir', str(tmp_path), '--markdown', str(table)]
+    monkeypatch.setattr('sys.argv', argv)
+    tool.main()
+    assert [(s, w.rsplit('/', 1)[1], e) for s, w, e in calls] == [
+        (0, 'lr0.001', ['optim_wrapper.optimizer.lr=0.001']),
+        (1, 'lr0.001', ['optim_wrapper.optimizer.lr=0.001']),
+        (0, 'lr0.1', ['optim_wrapper.optimizer.lr=0.1']),
+        (1, 'lr0.1', ['optim_wrapper.optimizer.lr=0.1']),
+    ]
+    rows = table.read_text().splitlines()
+    assert len(rows) == 2 and 'lr 0.001 | 0,1 |' in rows[0] and 'lr 0.1 | 0,1 |' in rows[1]
+    assert (tmp_path / 'lr0.1' / 'summary.json').is_file()
+
+
+def test_small_dataset_recipe_uses_the_groups_weight_decay(repo_root):
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(repo_root / 'configs/benchmarks/finetune/resnet50_dtd-120e.py'))
+    assert cfg.optim_wrapper.optimizer.weight_decay == 5e-4  # inherited from the CUB config

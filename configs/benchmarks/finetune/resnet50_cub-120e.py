@@ -5,15 +5,19 @@
 # fine-tune, 120 epochs, top-1"; every other setting below is ours, marked "assumed", and shared
 # by the other six configs of this folder (they inherit this one and change only the data and
 # the class count).
-# assumed: SGD momentum 0.9, lr 0.01 at global batch 64 (8 GPUs x 8), wd 1e-4, cosine to 0 over
-#   the 120 epochs, no warm-up, as common transfer practice; not swept (sweep it per dataset with
-#   --cfg-options optim_wrapper.optimizer.lr=...; --auto-scale-lr rescales it for another batch).
+# assumed: SGD momentum 0.9, lr 0.01 at global batch 64 (8 GPUs x 8), cosine to 0 over the 120
+#   epochs, no warm-up, as common transfer practice; not swept (sweep it per dataset with
+#   tools/benchmarks/run_seeds.py --lrs 0.001 0.003 0.01 0.03 0.1: the authors' group scripts use
+#   0.001 to 0.1; --auto-scale-lr rescales it for another batch).
+# weight decay 5e-4: the value of the authors' group fine-tuning code (the paper states none).
 # assumed: 224 px, RandomResizedCrop + horizontal flip for training, short edge 256 + center crop
 #   224 for testing, ImageNet mean/std RGB input (as MLS pretraining); mmpretrain's CUB base
 #   trains at 448 px, the SSL transfer lineage at 224.
 # assumed: every layer trains (no frozen stage, BN in train mode), SyncBN across the 8 GPUs
 #   (mmengine reverts it to BN in a one-process run); new linear head, softmax cross-entropy.
-# assumed: the number reported is the last epoch's test top-1 (no model selection on test).
+# reported: the last epoch's test top-1 (no model selection on test) and, as the authors' group
+#   code reports, the best test top-1 over the validations (every 10 epochs; run_seeds.py writes
+#   both, `accuracy/top1` and `best/accuracy/top1`).
 _base_ = [
     'mmpretrain::_base_/models/resnet50.py',
     'mmpretrain::_base_/datasets/cub_bs8_448.py',
@@ -65,7 +69,7 @@ test_dataloader = val_dataloader
 val_evaluator = dict(type='Accuracy', topk=(1,))
 test_evaluator = val_evaluator
 
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4))
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4))
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=120, by_epoch=True, begin=0, end=120)]
 train_cfg = dict(max_epochs=120, val_interval=10)
 auto_scale_lr = dict(base_batch_size=64)
