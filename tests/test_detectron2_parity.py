@@ -21,7 +21,11 @@ FPN_1X = 'mask-rcnn_r50-fpn-syncbn_ms-1x_coco.py'
 FPN_2X = 'mask-rcnn_r50-fpn-syncbn_ms-2x_coco.py'
 C4_1X = 'mask-rcnn_r50-c4-syncbn_ms-1x_coco.py'
 VOC = 'faster-rcnn_r50-c4-syncbn_ms-24k_voc0712.py'
-CONFIGS = [FPN_1X, FPN_2X, C4_1X, VOC]
+FPN_90K = 'mask-rcnn_r50-fpn-syncbn_ms-90k_coco.py'
+FPN_180K = 'mask-rcnn_r50-fpn-syncbn_ms-180k_coco.py'
+C4_90K = 'mask-rcnn_r50-c4-syncbn_ms-90k_coco.py'
+ITERATION_BASED = [FPN_90K, FPN_180K, C4_90K]  # the paper's rows, with PreciseBN
+CONFIGS = [FPN_1X, FPN_2X, C4_1X, VOC, *ITERATION_BASED]
 
 # (train loop, its length, LR milestones, milestones in epochs, warm-up iterations).
 # COCO keeps mmdet's epochs (about 2 % fewer iterations than detectron2's, README); VOC runs
@@ -32,6 +36,9 @@ SCHEDULES = {
     FPN_2X: ('EpochBasedTrainLoop', 24, [16, 22], True, 1000),
     C4_1X: ('EpochBasedTrainLoop', 12, [8, 11], True, 1000),
     VOC: ('IterBasedTrainLoop', 24000, [18000, 22000], False, 100),
+    FPN_90K: ('IterBasedTrainLoop', 90000, [60000, 80000], False, 1000),
+    FPN_180K: ('IterBasedTrainLoop', 180000, [120000, 160000], False, 1000),
+    C4_90K: ('IterBasedTrainLoop', 90000, [60000, 80000], False, 1000),
 }
 
 
@@ -188,27 +195,54 @@ class SizedImages(torch.utils.data.Dataset):
         return 8
 
     def __getitem__(self, idx):
-        return idx
+        return dict(inputs=torch.full((3, 4, 4), float(idx)))
 
     def get_data_info(self, idx):
         return {'width': 64 + idx, 'height': 48}
 
 
 @pytest.mark.parametrize('name', CONFIGS)
-def test_precise_bn_hook_cannot_size_an_mmdet_train_loader(configs, name):
-    """Why the configs leave out mmpretrain's PreciseBNHook (detectron2's TEST.PRECISE_BN):
-    it computes its iterations as num_samples // (loader.batch_size * world_size), and the
-    train loader built from these configs has a batch sampler, so batch_size is None."""
+def test_precise_bn_runs_on_the_mmdet_train_loader(configs, name):
+    """detectron2's TEST.PRECISE_BN: mmpretrain's PreciseBNHook computes its iterations as
+    num_samples // (loader.batch_size * world_size), and the train loader built from these
+    configs has a batch sampler (batch_size None), so it fails; the iteration-based configs use
+    PreciseBNIterHook, which counts batches and runs on that very loader."""
+    from mmengine.model import BaseModel
     from mmengine.runner import Runner
-    from mmpretrain.engine.hooks.precise_bn_hook import update_bn_stats
+    from mmpretrain.engine.hooks.precise_bn_hook import update_bn_stats as mmpretrain_update
+
+    from mls_plugin.engine.hooks.precise_bn_hook import update_bn_stats
 
     cfg = configs[name]
-    assert not any('PreciseBN' in h['type'] for h in cfg.get('custom_hooks', []))
+    hooks = [h for h in cfg.get('custom_hooks', []) if 'PreciseBN' in h['type']]
+    if name in ITERATION_BASED:
+        assert hooks == [
+            dict(type='PreciseBNIterHook', num_iters=200, interval=cfg.train_cfg.max_iters)
+        ]
+        assert cfg.train_dataloader.sampler.type == 'InfiniteSampler'
+    else:
+        assert not hooks
     init_default_scope(cfg.default_scope)
     loader_cfg = cfg.train_dataloader.to_dict()
     loader_cfg.update(dataset=SizedImages(), num_workers=0, persistent_workers=False)
     loader = Runner.build_dataloader(loader_cfg)
     assert loader.batch_sampler.batch_size == 2 and loader.batch_size is None
-    model = torch.nn.Sequential(torch.nn.BatchNorm2d(3))
     with pytest.raises(TypeError, match='NoneType'):
-        update_bn_stats(model, loader, num_samples=200 * 16)
+        mmpretrain_update(torch.nn.Sequential(torch.nn.BatchNorm2d(3)), loader, num_samples=3200)
+
+    class Normaliser(BaseModel):  # what the hook needs: a preprocessor and a 'tensor' mode
+        def __init__(self):
+            super().__init__(data_preprocessor=dict(type='BaseDataPreprocessor'))
+            self.bn = torch.nn.BatchNorm2d(3)
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            return self.bn(torch.stack([i.float() for i in inputs]))
+
+    model = Normaliser().train()
+
+    def batches():
+        while True:
+            yield from loader
+
+    assert update_bn_stats(model, batches(), num_iters=3) == 1
+    assert int(model.bn.num_batches_tracked) == 3

@@ -1,6 +1,7 @@
 from .hooks import (
     KNNMultiLabelHook,
     OraclePseudoLabelHook,
+    PreciseBNIterHook,
     PseudoLabelPrecisionHook,
     RandomStateHook,
     SkippedImagesHook,
@@ -13,6 +14,7 @@ __all__ = [
     'KNNMultiLabelHook',
     'NonFiniteLossError',
     'OraclePseudoLabelHook',
+    'PreciseBNIterHook',
     'PseudoLabelPrecisionHook',
     'RandomStateHook',
     'SkippedImagesHook',

@@ -1,6 +1,7 @@
 from .bce_warmup_hook import BCEWarmupHook
 from .knn_monitor_hook import KNNMultiLabelHook
 from .oracle_pseudo_label_hook import OraclePseudoLabelHook
+from .precise_bn_hook import PreciseBNIterHook
 from .pseudo_label_precision_hook import PseudoLabelPrecisionHook
 from .random_state_hook import RandomStateHook
 from .skipped_images_hook import SkippedImagesHook
@@ -9,6 +10,7 @@ __all__ = [
     'BCEWarmupHook',
     'KNNMultiLabelHook',
     'OraclePseudoLabelHook',
+    'PreciseBNIterHook',
     'PseudoLabelPrecisionHook',
     'RandomStateHook',
     'SkippedImagesHook',
