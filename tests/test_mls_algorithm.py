@@ -73,6 +73,26 @@ def test_health_scalars_can_be_turned_off_and_change_no_loss():
         torch.testing.assert_close(losses[key], quiet_losses[key])
 
 
+def test_public_encoder_gives_what_training_ranks_and_stores():
+    """MLS.encode: the online (g1, z1) of the loss and the key encoder's (g2, z2), no grad."""
+    torch.manual_seed(0)
+    model = tiny_mls()
+    model(views(0), mode='loss')  # one step: the key encoder differs from the online one
+    model.eval()
+    img = views(1)[0]
+    g, z = model.encode(img)
+    g_key, z_key = model.encode(img, 'key')
+    assert g.shape == (B, 64) and z.shape == (B, 16) and not z.requires_grad
+    torch.testing.assert_close(z.norm(dim=1), torch.ones(B))
+    backbone, neck = model.target_net.module
+    pooled = backbone(img)[-1].mean(dim=(2, 3))
+    torch.testing.assert_close(g_key, pooled)
+    torch.testing.assert_close(z_key, F.normalize(neck((pooled,))[0], dim=1))
+    assert not torch.allclose(g, g_key)
+    with pytest.raises(ValueError, match="'online' or 'key'"):
+        model.encode(img, 'target')
+
+
 def test_health_scalars_at_an_interval_only():
     """log_health=3: the health scalars at iterations 2, 5, ... (the logger's every_n_iters),
     so the eigendecomposition and its device wait are skipped in between."""

@@ -7,28 +7,20 @@ import torch.nn as nn
 from mmengine.dataset import BaseDataset, default_collate
 
 from ..evaluation import encode_batches
-from .model_loading import momentum_encoder
 
 
 def _encode(
-    model: nn.Module,
-    dataset: BaseDataset,
-    indices: Iterable[int],
-    backbone: nn.Module,
-    neck: nn.Module,
-    batch_size: int,
+    model: nn.Module, dataset: BaseDataset, indices: Iterable[int], branch: str, batch_size: int
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    if not hasattr(model, '_encode'):
-        raise TypeError(f'{type(model).__name__} is not an MLS model (it has no `_encode`)')
+    if not hasattr(model, 'encode'):
+        raise TypeError(f'{type(model).__name__} is not an MLS model (it has no `encode`)')
     indices = list(indices)
     chunks = (
         default_collate([dataset[i] for i in indices[start : start + batch_size]])
         for start in range(0, len(indices), batch_size)
     )
     # MLS's own definition of g and z, so the analysis sees what training ranks.
-    encoded = [
-        gz for gz, _ in encode_batches(model, chunks, lambda x: model._encode(backbone, neck, x))
-    ]
+    encoded = [gz for gz, _ in encode_batches(model, chunks, lambda x: model.encode(x, branch))]
     gs, zs = zip(*encoded)
     return torch.cat(gs).float(), torch.cat(zs).float()
 
@@ -48,7 +40,7 @@ def encode_online(
         tuple[Tensor, Tensor]: ``(N, d_g)`` pooled backbone features (not
         normalised) and ``(N, d_z)`` L2-normalised projections, float32.
     """
-    return _encode(model, dataset, indices, model.backbone, model.neck, batch_size)
+    return _encode(model, dataset, indices, 'online', batch_size)
 
 
 def encode_key(
@@ -59,5 +51,4 @@ def encode_key(
     What training writes into the queue, before the queue L2-normalises ``g2``.
     Arguments and returns as :func:`encode_online`.
     """
-    backbone, neck = momentum_encoder(model)
-    return _encode(model, dataset, indices, backbone, neck, batch_size)
+    return _encode(model, dataset, indices, 'key', batch_size)

@@ -93,7 +93,6 @@ def probe(cfg: Config, checkpoint: str, batches: int) -> Dict[str, Dict[str, flo
     model = build_model(cfg, checkpoint)
     model.train()  # batch statistics in BN, as in training; nothing is updated
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
-    key_backbone, key_neck = model.target_net.module
     queue_mean = model.memory.bank('z').float().mean(dim=0)
     model.head.record_pseudo_labels = True
     stats: Dict[str, List[Dict[str, float]]] = {}
@@ -103,8 +102,8 @@ def probe(cfg: Config, checkpoint: str, batches: int) -> Dict[str, Dict[str, flo
         data = model.data_preprocessor(data, True)
         views = data['inputs']
         with torch.no_grad():
-            g1, z1 = model._encode(model.backbone, model.neck, views[0])
-            _, z2 = model._encode(key_backbone, key_neck, views[1])
+            g1, z1 = model.encode(views[0], 'online')
+            _, z2 = model.encode(views[1], 'key')
         z1 = z1.detach().requires_grad_()
         losses = model.head.loss(z1, z2, g1, model.memory)
         losses.update(bce_parts(model.head, z1, model.memory) or {})

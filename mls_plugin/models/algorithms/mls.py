@@ -143,6 +143,30 @@ class MLS(BaseSelfSupervisor):
         z = F.normalize(neck((g,))[0], dim=1)
         return g, z
 
+    @torch.no_grad()
+    def encode(
+        self, img: torch.Tensor, branch: str = 'online'
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(g, z)`` of a ``(B, C, H, W)`` batch, as training computes them, without gradient.
+
+        The public encoder for evaluation, hooks and analysis: ``g`` the pooled backbone
+        feature (not normalised; what ranks the queue), ``z`` the L2-normalised projection.
+
+        Args:
+            img (Tensor): Preprocessed images (``data_preprocessor`` output).
+            branch (str): ``'online'`` (the queries' encoder) or ``'key'`` (the momentum
+                encoder, whose outputs the queue stores). Defaults to 'online'.
+        """
+        if branch == 'online':
+            backbone, neck = self.backbone, self.neck
+        elif branch == 'key':
+            backbone, neck = self.target_net.module
+        else:
+            raise ValueError(
+                f"{type(self).__name__}.encode: `branch` must be 'online' or 'key', got {branch!r}"
+            )
+        return self._encode(backbone, neck, img)
+
     def _features(
         self, backbone: nn.Module, neck: nn.Module, img: torch.Tensor
     ) -> Dict[str, torch.Tensor]:
