@@ -86,7 +86,7 @@ class DenseCLMLS(MLS):
         )
 
     def _encode(self, backbone: nn.Module, neck: nn.Module, img: torch.Tensor) -> Tuple:
-        """``(g, z)`` as :class:`MLS` defines them, for its analysis tools."""
+        """``(g, z)`` as :class:`MLS` defines them (what :meth:`MLS.encode` returns)."""
         features = self._features(backbone, neck, img)
         return features['g'], features['z']
 
