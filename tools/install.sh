@@ -223,9 +223,14 @@ else
   "${PIP[@]}" install -q -r "$REQ/build.txt"
 fi
 
-# mmcv: a wheel per flavour, built once from the sdist and cached.
+# mmcv: a wheel per flavour, built once from the sdist and cached. The pretraining tier keeps an
+# mmcv with compiled ops that is already there (a full venv whose requirements changed).
 [[ "$FLAVOUR" != cuda ]] || probe_cuda_headers   # seconds; stops here, not minutes into the build
-if ! ls "$WHEELS"/mmcv-$MMCV-*.whl >/dev/null 2>&1; then
+KEEP_OPS=no
+if [[ "$FLAVOUR" == none ]] && "$VENV/bin/python" -c 'import mmcv._ext' 2>/dev/null; then
+  KEEP_OPS=yes
+  log "keeping the installed mmcv with compiled ops"
+elif ! ls "$WHEELS"/mmcv-$MMCV-*.whl >/dev/null 2>&1; then
   mkdir -p "$WHEELS.tmp"
   if [[ "$FLAVOUR" == none ]]; then
     # mmcv's setup.py names an ops-free build "mmcv-lite", which does not meet mmpretrain's,
@@ -262,7 +267,7 @@ else
   log "reusing the cached mmcv wheel from $WHEELS"
 fi
 # pip keeps an installed mmcv of another flavour or arch: install this plan's wheel over it.
-"${PIP[@]}" install -q --no-deps --force-reinstall "$WHEELS"/mmcv-$MMCV-*.whl
+[[ "$KEEP_OPS" == yes ]] || "${PIP[@]}" install -q --no-deps --force-reinstall "$WHEELS"/mmcv-$MMCV-*.whl
 
 if [[ "$(installed .mls_installed)" != "$BASE_STAMP" ]]; then
   log "OpenMMLab stack + test tools (about 1 min)"
