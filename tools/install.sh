@@ -275,7 +275,7 @@ if [[ "$(installed .mls_installed)" != "$BASE_STAMP" ]]; then
   log "mls_plugin (editable)"
   "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
 fi
-if [[ "$FLAVOUR" == none ]]; then
+if [[ "$FLAVOUR" == none && "$KEEP_OPS" == no ]]; then
   "$VENV/bin/python" -c 'import mmcv, mmpretrain, mls_plugin; print("[install] imports ok: mmcv", mmcv.__version__, "(no compiled ops), torch", __import__("torch").__version__)'
 else
   "$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmseg, mmpretrain, mls_plugin; print("[install] imports ok: mmcv", mmcv.__version__, "with ops, torch", __import__("torch").__version__)'
