@@ -7,6 +7,7 @@ a `python3` that refuses `-m venv` / `-m pip`: a plan that fell through to insta
 fail at once instead of downloading torch.
 """
 
+import os
 import shutil
 import subprocess
 import sys
@@ -112,6 +113,13 @@ def run_plan(
     return proc.returncode, plan, proc.stderr
 
 
+def script_cores() -> int:
+    """The cores the script's `nproc` counts: its environment has no OMP_NUM_THREADS, which
+    GNU nproc would obey."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith('OMP_')}
+    return int(subprocess.run(['nproc'], capture_output=True, text=True, env=env).stdout)
+
+
 def ok_plan(*args, **kwargs):
     rc, plan, err = run_plan(*args, **kwargs)
     assert rc == 0, err
@@ -208,7 +216,7 @@ def test_login_node_builds_cuda_with_default_archs_when_forced(
     assert plan['flavour'] == 'cuda'
     assert plan['arch_list'] == arch
     # The estimate is for the build it starts: CPU part + one share per GPU target, over the cores.
-    cores = int(subprocess.run(['nproc'], capture_output=True, text=True).stdout)
+    cores = script_cores()
     targets = arch.count(';') + 2  # the archs and the PTX
     assert int(plan['build_minutes']) == -(-((750 + 2400 * targets) // cores) // 60)
 
@@ -217,7 +225,7 @@ def test_nvcc_without_a_gpu_builds_cpu_ops(repo_root, tmp_path):
     """CI's machine and a developer's laptop: nvcc on PATH, no GPU, nothing set -> CPU ops."""
     plan = ok_plan(repo_root, tmp_path, nvcc='13.0')
     assert (plan['flavour'], plan['arch_list']) == ('cpu', 'none')
-    cores = int(subprocess.run(['nproc'], capture_output=True, text=True).stdout)
+    cores = script_cores()
     assert int(plan['build_minutes']) == -(-(750 // cores) // 60)
 
 
