@@ -61,6 +61,7 @@ from mmengine.runner import Runner
 import mls_plugin  # noqa: F401  (registers the components)
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from paired_differences import load as load_results  # noqa: E402
 from summarize_run import read_series  # noqa: E402
 
 from mls_plugin.analysis import build_model, momentum_backbone, rank_queue
@@ -336,15 +337,6 @@ def run_one(dataset: str, method: str, variant: str, seed: int, base: Config, ar
     return result
 
 
-def collect(out_dir: str) -> List[dict]:
-    results = []
-    for root, _, files in sorted(os.walk(out_dir)):
-        if 'result.json' in files:
-            with open(osp.join(root, 'result.json')) as f:
-                results.append(json.load(f))
-    return results
-
-
 COLUMNS = (
     ('knn_map', 'kNN mAP (val)', '{:.2f}'),
     ('linear_map', 'linear-probe mAP (val)', '{:.2f}'),
@@ -392,7 +384,7 @@ def main() -> None:
                     single = len(args.methods) == 1
                     variant = args.tag if args.tag and (method == 'mls' or single) else method
                     run_one(dataset, method, variant, seed, base, args)
-    table = markdown_table(collect(args.out_dir))
+    table = markdown_table(load_results(args.out_dir))
     print(table)
     if args.markdown:
         with open(args.markdown, 'w') as f:

@@ -29,6 +29,7 @@ METRICS = (
 
 
 def load(folder: str) -> List[dict]:
+    """Every ``result.json`` below ``folder`` (``compare_pretraining.py``'s runs), in path order."""
     results = []
     for root, _, files in sorted(os.walk(folder)):
         if 'result.json' in files:
