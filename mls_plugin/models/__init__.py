@@ -1,4 +1,5 @@
 from .algorithms import MLS, DenseCLMLS
+from .data_preprocessors import MoCoV2TwoViewPreprocessor
 from .heads import MLSHead
 from .labelers import NoPositivesLabeler, RandomLabeler, TopKLabeler
 from .losses import MultiLabelBCELoss
@@ -9,6 +10,7 @@ __all__ = [
     'MLS',
     'DenseCLMLS',
     'MLSHead',
+    'MoCoV2TwoViewPreprocessor',
     'TopKLabeler',
     'RandomLabeler',
     'NoPositivesLabeler',
