@@ -241,8 +241,12 @@ def test_pretraining_needs_neither_mmseg_nor_mmcv_ops(repo_root):
     assert 'mls_plugin.datasets.camvid' in camvid.custom_imports['imports']
 
 
-def _view_size(pipeline):
-    """Side of the training views: the RandomResizedCrop inside MultiView."""
+def _view_size(pipeline, preprocessor=None):
+    """Side of the training views: the RandomResizedCrop inside MultiView, or the size of the
+    data preprocessor that makes them on the device."""
+    if preprocessor and preprocessor['type'] == 'MoCoV2TwoViewPreprocessor':
+        assert not [t for t in pipeline if t['type'] == 'MultiView']
+        return preprocessor['size']
     (multi_view,) = [t for t in pipeline if t['type'] == 'MultiView']
     (crop,) = [t for t in multi_view['transforms'][0] if t['type'] == 'RandomResizedCrop']
     return crop['scale']
@@ -257,7 +261,7 @@ def test_knn_monitors_see_images_of_the_training_views_size():
         if not hooks:
             continue
         monitored += 1
-        size = _view_size(cfg.train_dataloader.dataset.pipeline)
+        size = _view_size(cfg.train_dataloader.dataset.pipeline, cfg.get('data_preprocessor'))
         for hook in hooks:
             for loader in (hook['bank_dataloader'], hook['query_dataloader']):
                 dataset = loader['dataset']
