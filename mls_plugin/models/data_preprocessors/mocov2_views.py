@@ -292,7 +292,8 @@ def mocov2_views(
         img = torch.where(jitter.view(-1, 1, 1, 1), jittered, img)
     else:
         idx = jitter.nonzero().squeeze(1)
-        img = img.index_copy(0, idx, color_jitter(img[idx], factors[idx], order[idx], False))
+        if idx.numel():
+            img = img.index_copy(0, idx, color_jitter(img[idx], factors[idx], order[idx], False))
 
     gray = torch.rand(n, generator=gen, device=dev) < recipe.gray_prob
     img = torch.where(gray.view(-1, 1, 1, 1), _gray(img, recipe.gray_weights).expand_as(img), img)
@@ -304,7 +305,8 @@ def mocov2_views(
         img = torch.where(blur.view(-1, 1, 1, 1), blurred, img)
     else:
         idx = blur.nonzero().squeeze(1)
-        img = img.index_copy(0, idx, gaussian_blur(img[idx], sigma[idx], recipe.blur_sigma[1]))
+        if idx.numel():
+            img = img.index_copy(0, idx, gaussian_blur(img[idx], sigma[idx], recipe.blur_sigma[1]))
     params = MoCoV2ViewParams(
         box=boxes,
         jitter=jitter,
