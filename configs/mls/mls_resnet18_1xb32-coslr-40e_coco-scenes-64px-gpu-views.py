@@ -1,17 +1,16 @@
 # The coco_scenes small-scale recipe with the views made on the model's device (issue 27):
-# the data loader decodes each image and fits it whole into a 128 px canvas (ResizeToCanvas,
+# the data loader decodes each image and fits it whole into a 240 px canvas (ResizeToCanvas,
 # uint8); MoCoV2TwoViewPreprocessor makes MoCo-v2's two 64 px views of the batch on the
 # device, each image with its own random parameters (docs/performance.md, "Views on the
 # device"). Same recipe, same distribution of views as the CPU pipeline (tests/test_gpu_views.py).
 #   python tools/train.py configs/mls/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px-gpu-views.py
-# The canvas, 224 px, about the photos' long side (160 px short side): nearly their full
-# resolution, from which the CPU path crops; the smallest crops (area 0.2: 71 px a side of a
-# 213 x 160 photo at the extreme aspect) are about 75 px on the canvas, shrunk to 64 px as in
-# the CPU path.
+# The canvas, 240 px: the photos' long side (160 px short side; 213 or 240 px long for 87 % of
+# them), so most are shipped at their own resolution, unresampled, and the views are cut from
+# their own pixels, as the CPU path cuts them; the few larger ones are shrunk to fit.
 _base_ = './mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py'
 
 crop = 64
-canvas = 224
+canvas = 240
 # mean, std and to_rgb from the base's SelfSupDataPreprocessor.
 data_preprocessor = dict(type='MoCoV2TwoViewPreprocessor', size=crop)
 train_dataloader = dict(

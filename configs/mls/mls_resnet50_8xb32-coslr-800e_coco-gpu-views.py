@@ -1,5 +1,5 @@
 # The paper's setting with the views made on the GPU (issue 27): a data-loader worker only
-# decodes and fits each image whole into a 448 px uint8 canvas (ResizeToCanvas);
+# decodes each image and pads it into a 640 px uint8 canvas (ResizeToCanvas);
 # MoCoV2TwoViewPreprocessor makes MoCo-v2's two 224 px views of the batch on the GPU, each image
 # with its own random parameters, with the CPU pipeline's distribution (tests/test_gpu_views.py).
 # A worker then serves several times the images per second (docs/performance.md, "Views on the
@@ -7,13 +7,14 @@
 #   bash tools/dist_train.sh configs/mls/mls_resnet50_8xb32-coslr-800e_coco-gpu-views.py 8
 # The switch for any config built on the paper's: inherit it and set these two keys (the 400
 # epoch config: _base_ = './mls_resnet50_8xb32-coslr-400e_coco.py', the rest as here).
-# Canvas = 2 x view: COCO's 640 x 480 photos become 448 x 336; a crop of area 0.2 (the
-# smallest) is then still about 150 px or more a side, enlarged at most 1.5x where the CPU path
-# enlarges it from the original at most 1.04x; crops of area above a third are shrunk.
+# The canvas, 640 px, is COCO's largest side: every photo is shipped at its own resolution,
+# unresampled (a resize on the CPU would cost a worker about as much as the decoding), and the
+# views are cut from its own pixels, as the CPU path cuts them. A dataset with larger photos
+# has them shrunk to fit; 448 (2 x the view) ships half the bytes, at a resize's cost.
 _base_ = './mls_resnet50_8xb32-coslr-800e_coco.py'
 
 crop = 224
-canvas = 2 * crop
+canvas = 640
 # mean, std and to_rgb from the base's SelfSupDataPreprocessor.
 data_preprocessor = dict(type='MoCoV2TwoViewPreprocessor', size=crop)
 train_dataloader = dict(

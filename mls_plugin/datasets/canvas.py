@@ -20,12 +20,13 @@ from mmpretrain.registry import DATASETS, TRANSFORMS
 class ResizeToCanvas(BaseTransform):
     """Fit the whole image into a ``size x size`` canvas, aspect kept, padded at bottom/right.
 
-    The image is resized so that its long side is ``size`` (Pillow's bilinear, antialiased
-    when shrinking, as the CPU views' ``backend='pillow'``) and placed in the top-left corner
-    of a zero canvas. Nothing is cut off, so the device's RandomResizedCrop can draw its box
-    from the whole image, in the original image's pixels, exactly as the CPU path does; a
-    fixed square resize would distort the aspect ratios it draws, a centre crop would never
-    show the image's sides.
+    An image larger than the canvas is shrunk so that its long side is ``size`` (Pillow's
+    bilinear, antialiased, as the CPU views' ``backend='pillow'``), a smaller one is kept at
+    its own resolution (no resampling: the views are cut from its own pixels, as on the CPU)
+    unless ``upscale``; it is placed in the top-left corner of a zero canvas. Nothing is cut
+    off, so the device's RandomResizedCrop can draw its box from the whole image, in the
+    original image's pixels, exactly as the CPU path does; a fixed square resize would distort
+    the aspect ratios it draws, a centre crop would never show the image's sides.
 
     Required keys: ``img``, ``ori_shape``. Modified: ``img`` (the ``(size, size, 3)``
     canvas). Added: ``canvas_valid`` (the resized image's height and width on it).
@@ -33,22 +34,34 @@ class ResizeToCanvas(BaseTransform):
     ``MultiView`` leaves it in the CPU path.
 
     Args:
-        size (int): The canvas side, pixels. Make it about twice the views' size: the CPU
-            path crops the full-resolution image, so a smaller canvas upsamples small crops.
+        size (int): The canvas side, pixels. Make it about twice the views' size or the
+            photos' long side: the CPU path crops the full-resolution image, so a smaller
+            canvas enlarges small crops.
+        upscale (bool): Enlarge images smaller than the canvas to fill it. Defaults to False.
         interpolation (str): mmcv interpolation. Defaults to 'bilinear'.
         backend (str): mmcv resize backend. Defaults to 'pillow'.
     """
 
-    def __init__(self, size: int, interpolation: str = 'bilinear', backend: str = 'pillow') -> None:
+    def __init__(
+        self,
+        size: int,
+        upscale: bool = False,
+        interpolation: str = 'bilinear',
+        backend: str = 'pillow',
+    ) -> None:
         if not isinstance(size, int) or size < 1:
             raise ValueError(f'ResizeToCanvas: `size` must be an int >= 1, got {size!r}')
         self.size = size
+        self.upscale = upscale
         self.interpolation = interpolation
         self.backend = backend
 
     def fitted_shape(self, h: int, w: int) -> Tuple[int, int]:
-        """The image's ``(height, width)`` on the canvas: long side ``size``, aspect kept."""
+        """The image's ``(height, width)`` on the canvas: long side ``size``, aspect kept
+        (an image that fits already is left as it is unless ``upscale``)."""
         scale = self.size / max(h, w)
+        if scale >= 1 and not self.upscale:
+            return (h, w)
         return (min(self.size, max(1, round(h * scale))), min(self.size, max(1, round(w * scale))))
 
     def transform(self, results: dict) -> dict:
