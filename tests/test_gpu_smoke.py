@@ -29,6 +29,7 @@ NAMES = {
     'mask_rcnn_iter',
     'no_host_sync',
     'bank_peak_memory',
+    'gpu_views_step',
     'two_gpus',
 }
 # Which hook each custom_hooks override must land on.
@@ -138,7 +139,8 @@ def check_train_command(cmd, configs, work):
 def test_the_planned_commands_name_existing_files_and_config_keys(smoke, tmp_path):
     work = tmp_path / 'work'
     plan = smoke.planned_commands(work, 'python')
-    internal = {'mmcv_ops', 'no_host_sync', 'bank_peak_memory'}  # run in-process functions
+    # run in-process functions
+    internal = {'mmcv_ops', 'no_host_sync', 'bank_peak_memory', 'gpu_views_step'}
     assert set(plan) == NAMES - internal | {'scenes'}
     configs = {}
 
@@ -254,3 +256,15 @@ def test_the_no_host_sync_check_finds_no_host_read_in_mls_steps_on_cpu():
         sys.path.remove(str(TOOL.parent))
     numbers = gpu_smoke.host_sync_numbers('cpu', steps=2)
     assert numbers == dict(device='cpu', steps=2, host_reads=0)
+
+
+def test_the_gpu_views_step_measurement_runs_on_cpu_at_a_tiny_size(smoke, tmp_path):
+    """The code of the gpu_views_step check, CPU, ResNet-18 at 32 px, one step per path."""
+    images = smoke.write_sample_jpegs(tmp_path / 'jpegs', num=8, size=(60, 80))
+    assert len(list(images.glob('*.jpg'))) == 8
+    numbers = smoke.gpu_views_numbers(
+        'cpu', str(images), batches=(4,), workers=0, steps=1, warmup=1, depth=18, size=32, canvas=96
+    )
+    row = numbers['batch4']
+    assert all(row[k] > 0 for k in ('premade', 'cpu_views', 'gpu_views'))
+    assert row['gpu_over_premade'] == round(row['gpu_views'] / row['premade'], 3)

@@ -38,6 +38,13 @@ Checks, in the order they run (``--checks`` picks some):
   ``g1 Q_g^T`` at D = 65536, d_g = 2048, batch 32, for a float32, int8 and bfloat16 ``Q_g``:
   the bank's bytes and the temporary's; PASS when the int8 bank's total is below the float32
   bank's.
+- ``gpu_views_step``: images/s of a full MLS ResNet-50 224 px training step (AMP, data
+  preprocessor, forward, backward, SGD) at batch 32, 64 and 128 for three inputs: views made
+  beforehand and already on the GPU (the bound), the CPU views (the configs' MultiView
+  pipeline in 8 data-loader workers) and the GPU views (8 workers decoding into 640 px
+  canvases, ``MoCoV2TwoViewPreprocessor`` on the GPU), on 64 generated 640 x 480 JPEGs.
+  PASS when every step runs; the summary gives each path's images/s and the GPU path's
+  ratio to the bound (issue 27's target: within 10 %).
 - ``two_gpus`` (only with ``--two-gpus``, SKIP below 2 GPUs): ``tools/dist_train.sh`` with 2
   GPUs and NCCL (shuffle-BN across ranks), then ``--resume``, then a failure injected on rank
   1 (``tests/helpers/fail_on_rank_hook.py``) that must end the job within 60 s.
@@ -54,6 +61,8 @@ runs past the budget by more than 30 s.
 """
 
 import argparse
+import copy
+import itertools
 import json
 import math
 import os
@@ -94,6 +103,7 @@ CHECKS = (
     'train_step_benchmark',
     'no_host_sync',
     'bank_peak_memory',
+    'gpu_views_step',
     'two_gpus',
 )
 NUM_TRAIN, NUM_VAL = 256, 64  # generated demo scenes
@@ -556,6 +566,129 @@ def bank_memory_numbers(device: str = 'cuda') -> dict:
     return numbers
 
 
+def write_sample_jpegs(folder: Path, num: int = 64, size: tuple = (480, 640)) -> Path:
+    """``num`` smooth random colour photos-like JPEGs of ``size`` (H, W) in ``folder``."""
+    import cv2
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(num):
+        path = folder / f'{i:03d}.jpg'
+        if path.is_file():
+            continue
+        coarse = rng.integers(0, 256, (size[0] // 40, size[1] // 40, 3)).astype(np.uint8)
+        img = cv2.resize(coarse, size[::-1], interpolation=cv2.INTER_CUBIC)
+        img = np.clip(img + rng.normal(0, 12, img.shape), 0, 255).astype(np.uint8)
+        cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return folder
+
+
+def gpu_views_numbers(
+    device: str = 'cuda',
+    image_dir: Optional[str] = None,
+    batches: tuple = (32, 64, 128),
+    workers: int = 8,
+    steps: int = 8,
+    warmup: int = 3,
+    depth: int = 50,
+    size: int = 224,
+    canvas: int = 640,
+) -> dict:
+    """Images/s of full MLS training steps fed by pre-made views, the CPU views, the GPU views.
+
+    The paper's model (``configs/mls/mls_resnet50_8xb32-coslr-800e_coco.py``, ``depth`` and
+    the views' ``size`` overridable for a CPU dry run) trained by ``model.train_step`` with
+    SGD (under AMP on CUDA). ``premade``: two normalised views per image already on the
+    device, the data preprocessor's normalisation only; ``cpu_views``: the config's pipeline
+    (decode, MultiView of the MoCo-v2 views) in ``workers`` data-loader workers;
+    ``gpu_views``: decode + ``ResizeToCanvas(canvas)`` in the workers and
+    ``MoCoV2TwoViewPreprocessor`` on the device. Each measurement: ``warmup`` steps, then
+    ``steps`` timed.
+    """
+    import torch
+    from mmengine.config import Config
+    from mmengine.dataset import default_collate
+    from mmengine.optim import AmpOptimWrapper, OptimWrapper
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import DATASETS, MODELS
+
+    import mls_plugin  # noqa: F401
+
+    init_default_scope('mmpretrain')
+    cfg = Config.fromfile(str(REPO / 'configs/mls/mls_resnet50_8xb32-coslr-800e_coco.py'))
+    gpu_cfg = Config.fromfile(
+        str(REPO / 'configs/mls/mls_resnet50_8xb32-coslr-800e_coco-gpu-views.py')
+    )
+    cpu_pipeline = copy.deepcopy(cfg.train_dataloader.dataset.pipeline)
+    for view in cpu_pipeline[1]['transforms'][0]:
+        if view['type'] == 'RandomResizedCrop':
+            view['scale'] = size
+    gpu_pipeline = copy.deepcopy(gpu_cfg.train_dataloader.dataset.pipeline)
+    gpu_pipeline[1]['size'] = canvas
+    if image_dir is None:
+        image_dir = str(write_sample_jpegs(Path(REPO / 'work_dirs/gpu_smoke/jpegs')))
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.backbone.depth = depth
+    if depth < 50:  # basic blocks: 512 channels at the end
+        model_cfg.neck.in_channels = model_cfg.memory.banks.g = 512
+    model_cfg.log_health = False
+    model_cfg.data_preprocessor = cfg.data_preprocessor
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg).to(device)
+    model.train()
+    plain = model.data_preprocessor
+    views = MODELS.build(dict(gpu_cfg.data_preprocessor, size=size, seed=0)).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.03, momentum=0.9, weight_decay=1e-4)
+    wrapper = AmpOptimWrapper(optimizer=optimizer) if device == 'cuda' else OptimWrapper(optimizer)
+    sync = torch.cuda.synchronize if device == 'cuda' else (lambda: None)
+
+    def loader(pipeline, batch):
+        dataset = DATASETS.build(
+            dict(type='SceneImageDataset', data_root=image_dir, pipeline=pipeline)
+        )
+        sampler = torch.utils.data.RandomSampler(
+            dataset, replacement=True, num_samples=batch * (steps + warmup + 1)
+        )
+        return torch.utils.data.DataLoader(
+            dataset,
+            batch_size=batch,
+            sampler=sampler,
+            num_workers=workers,
+            collate_fn=default_collate,
+            pin_memory=device == 'cuda',
+            drop_last=True,
+        )
+
+    def images_per_s(batches_iter, batch):
+        for _ in range(warmup):
+            model.train_step(next(batches_iter), wrapper)
+        sync()
+        start = time.perf_counter()
+        for _ in range(steps):
+            model.train_step(next(batches_iter), wrapper)
+        sync()
+        return round(batch * steps / (time.perf_counter() - start), 1)
+
+    numbers: dict = dict(depth=depth, size=size, canvas=canvas, workers=workers, steps=steps)
+    for batch in batches:
+        gen = torch.Generator(device=device).manual_seed(0)
+        premade = dict(
+            inputs=[torch.randn(batch, 3, size, size, device=device, generator=gen) * 50 + 110] * 2,
+            data_samples=None,
+        )
+        row: dict = {}
+        model.data_preprocessor = plain
+        row['premade'] = images_per_s(itertools.repeat(premade), batch)
+        row['cpu_views'] = images_per_s(iter(loader(cpu_pipeline, batch)), batch)
+        model.data_preprocessor = views
+        row['gpu_views'] = images_per_s(iter(loader(gpu_pipeline, batch)), batch)
+        row['gpu_over_premade'] = round(row['gpu_views'] / row['premade'], 3)
+        numbers[f'batch{batch}'] = row
+        model.data_preprocessor = plain
+    return numbers
+
+
 def last_error_line(text: str) -> str:
     """The last ``SomethingError: message`` line of a log, if any."""
     for line in reversed(text.splitlines()):
@@ -988,6 +1121,16 @@ class Smoke:
             raise CheckFailed(f'the int8 bank saves no peak memory: {summary}', numbers=numbers)
         return f'Q_g bank + ranking temporary: {summary}', numbers
 
+    def check_gpu_views_step(self):
+        numbers = self._internal('gpu_views_step', 420)
+        rows = {k: v for k, v in numbers.items() if k.startswith('batch')}
+        summary = '; '.join(
+            f'{k}: premade {v["premade"]:g}, CPU views {v["cpu_views"]:g}, GPU views '
+            f'{v["gpu_views"]:g} img/s ({v["gpu_over_premade"]:.0%} of premade)'
+            for k, v in rows.items()
+        )
+        return f'MLS R50 224 px, {numbers["workers"]} workers: {summary}', numbers
+
     def check_nccl_one_gpu(self):
         self.ensure_scenes()
         self.fresh('nccl_one_gpu')
@@ -1179,7 +1322,7 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument('--python', default=sys.executable, help='interpreter for the commands')
     parser.add_argument(
         '--internal',
-        choices=['mmcv_ops', 'no_host_sync', 'bank_peak_memory'],
+        choices=['mmcv_ops', 'no_host_sync', 'bank_peak_memory', 'gpu_views_step'],
         help=argparse.SUPPRESS,
     )
     return parser.parse_args(argv)
@@ -1196,6 +1339,9 @@ def main(argv: Optional[list] = None) -> int:
         return 0
     if args.internal == 'bank_peak_memory':
         print(json.dumps(bank_memory_numbers('cuda')))
+        return 0
+    if args.internal == 'gpu_views_step':
+        print(json.dumps(gpu_views_numbers('cuda')))
         return 0
 
     start = time.monotonic()
