@@ -97,11 +97,21 @@ class ResidentCanvasDataset(torch.utils.data.Dataset):
         dataset (dict | Dataset): The dataset to hold, e.g. a ``SceneImageDataset`` config.
         device (str): Where the canvases live: 'cuda', 'cpu' or 'auto' (CUDA when available).
             Defaults to 'auto'.
+        data_root (str, optional): Replaces the wrapped dataset config's ``data_root``, so
+            that tools which set ``train_dataloader.dataset.data_root`` (e.g.
+            ``compare_pretraining.py``) reach it. Defaults to None.
     """
 
-    def __init__(self, dataset, device: str = 'auto') -> None:
+    def __init__(self, dataset, device: str = 'auto', data_root: Optional[str] = None) -> None:
         if isinstance(dataset, dict):
+            if data_root is not None:
+                dataset = dict(dataset, data_root=data_root)
             dataset = DATASETS.build(dataset)
+        elif data_root is not None:
+            raise ValueError(
+                'ResidentCanvasDataset: `data_root` applies to a dataset config (dict), not to '
+                f'a built {type(dataset).__name__}'
+            )
         if device == 'auto':
             device = 'cuda' if torch.cuda.is_available() else 'cpu'
         self.dataset: BaseDataset = dataset
