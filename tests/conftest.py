@@ -31,6 +31,16 @@ def _keep_the_default_scope(_default_scopes_after_collection):
     DefaultScope._instance_dict.update(_default_scopes_after_collection)
 
 
+@pytest.fixture
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1, for a gloo process group's rendezvous."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture(scope='session')
 def repo_root() -> Path:
     return REPO_ROOT

@@ -259,22 +259,34 @@ def _two_rank_step(rank, world, port, out):
     torch.manual_seed(0)  # the same weights and queues on both ranks
     model = build().eval()  # BN on running statistics: the keys do not depend on the shuffle
     data = model.data_preprocessor(batch(rank), True)
-    counts = Counter()
+    counts, gathered_widths = Counter(), []
 
     def counted(name, fn):
         def wrapper(*args, **kwargs):
             counts[name] += 1
+            if name == 'all_gather':
+                gathered_widths.append(args[1].numel() // args[1].shape[0])
             return fn(*args, **kwargs)
 
         return wrapper
 
-    with mock.patch.object(dist, 'all_gather', counted('all_gather', dist.all_gather)):
-        with mock.patch.object(dist, 'broadcast', counted('broadcast', dist.broadcast)):
-            losses = model(**data, mode='loss')
+    with (
+        mock.patch.object(dist, 'all_gather', counted('all_gather', dist.all_gather)),
+        mock.patch.object(dist, 'broadcast', counted('broadcast', dist.broadcast)),
+        mock.patch.object(
+            dist, 'all_to_all_single', counted('all_to_all_single', dist.all_to_all_single)
+        ),
+    ):
+        losses = model(**data, mode='loss')
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     state = {k: v for k, v in model.state_dict().items() if 'memory' in k}
     torch.save(
-        dict(state=state, counts=dict(counts), losses={k: float(losses[k]) for k in LOSSES}),
+        dict(
+            state=state,
+            counts=dict(counts),
+            gathered_widths=gathered_widths,
+            losses={k: float(losses[k]) for k in LOSSES},
+        ),
         f'{out}/rank{rank}.pt',
     )
     dist.destroy_process_group()
@@ -282,10 +294,12 @@ def _two_rank_step(rank, world, port, out):
 
 @pytest.mark.slow
 def test_a_step_on_two_ranks_is_each_ranks_own_step_with_one_key_gather(tmp_path):
-    """Shuffle-BN (an all-gather and a broadcast) and one all-gather for the keys of both
-    queues and the dense maps. With BN on running statistics, rank r's losses are those of
-    one process on rank r's batch (its own keys, grid and feature cells came back to it), and
-    both ranks hold the same queues, with rank r's keys at slots r B .. (r + 1) B."""
+    """Shuffle-BN (an all-gather and a broadcast), one all-gather for the keys of both queues
+    (g, z and the pooled dense key: nothing per cell), and one all-to-all that returns each
+    rank's dense maps (grid and feature cells) to it. With BN on running statistics, rank r's
+    losses are those of one process on rank r's batch (its own keys, grid and feature cells
+    came back to it), and both ranks hold the same queues, with rank r's keys at slots
+    r B .. (r + 1) B."""
     import socket
 
     import torch.multiprocessing as mp
@@ -298,7 +312,11 @@ def test_a_step_on_two_ranks_is_each_ranks_own_step_with_one_key_gather(tmp_path
     torch.manual_seed(0)
     single = build().eval()
     for r, rank in enumerate(ranks):
-        assert rank['counts'] == {'all_gather': 2, 'broadcast': 1}, rank['counts']
+        assert rank['counts'] == {'all_gather': 2, 'broadcast': 1, 'all_to_all_single': 1}
+        # The views (3 x CROP x CROP per image), then d_g + d_z + d_dense per image (the keys).
+        dims = single.memory.dims
+        key_width = dims['g'] + dims['z'] + single.dense_memory.dims['z']
+        assert rank['gathered_widths'] == [3 * CROP * CROP, key_width], rank['gathered_widths']
         state = rank['state']
         assert int(state['memory.ptr']) == int(state['dense_memory.ptr']) == 2 * B
         for key, value in state.items():

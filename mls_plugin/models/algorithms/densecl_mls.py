@@ -52,6 +52,10 @@ class DenseCLMLS(MLS):
             ``init_cfg``, passed to :class:`MLS` with its defaults.
     """
 
+    # The dense maps (B x d x S each) serve only this rank's dense loss: under shuffle-BN they
+    # return to their owners by an all-to-all, not gathered from every rank.
+    own_only_features = ('grid', 'feat')
+
     def __init__(self, *, dense_head: dict, dense_memory: dict, **kwargs) -> None:
         # Everything else is MLS's, with MLS's defaults (one place states them).
         super().__init__(**kwargs)

@@ -13,8 +13,13 @@ from mmpretrain.models.utils import batch_shuffle_ddp
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..memories import gather_rows
-from ..utils import MomentumEncoder, projection_health, uses_split_batch_norm
+from ..utils import (
+    MomentumEncoder,
+    gather_rows,
+    projection_health,
+    unshuffle_own_rows,
+    uses_split_batch_norm,
+)
 
 
 @MODELS.register_module()
@@ -123,6 +128,11 @@ class MLS(BaseSelfSupervisor):
             # pairs tensors of the same layout.
             self.to(memory_format=torch.channels_last)
 
+    # Features of :meth:`_features` that a loss reads for this rank's own images only and no
+    # queue stores: under shuffle-BN they go back to their owners by one all-to-all instead of
+    # being gathered from every rank (a subclass's large per-image maps).
+    own_only_features: Tuple[str, ...] = ()
+
     def _featmap(self, backbone: nn.Module, img: torch.Tensor) -> torch.Tensor:
         """The backbone's last output, refused unless a ``(B, C, H, W)`` map."""
         if self.channels_last:
@@ -184,24 +194,29 @@ class MLS(BaseSelfSupervisor):
         statistics with its own query, else BN leaks a shortcut.
 
         Returns:
-            tuple[dict, dict]: Every rank's keys in rank order (what the
-            queues store, ``(B x world_size, ...)``) and this rank's own keys
-            (``(B, ...)``, aligned with its queries), both unshuffled.
+            tuple[dict, dict]: Every rank's queue keys in rank order (what the
+            queues store, ``(B x world_size, ...)``; all features but those named
+            in ``own_only_features``) and this rank's own keys (``(B, ...)``,
+            aligned with its queries; all features), both unshuffled.
         """
         self.target_net.update_parameters(nn.Sequential(self.backbone, self.neck))
         shuffle = get_world_size() > 1 or self._split_bn
         if shuffle:
             view, idx_unshuffle = batch_shuffle_ddp(view)
         keys = self._features(*self.target_net.module, view)
+        own_only = {name: keys.pop(name) for name in self.own_only_features}
         # One all-gather serves both the queues (the whole batch, in rank order) and
         # this rank's own keys (its rows of the unshuffled batch), as MoCo's two do.
         gathered = gather_rows(**keys)
         if not shuffle:  # one process: the gathered keys are this rank's
-            return gathered, gathered
+            return gathered, {**gathered, **own_only}
         gathered = {name: k[idx_unshuffle] for name, k in gathered.items()}
         batch = view.shape[0]
         mine = slice(get_rank() * batch, (get_rank() + 1) * batch)
-        return gathered, {name: k[mine] for name, k in gathered.items()}
+        own = {name: k[mine] for name, k in gathered.items()}
+        if own_only:  # back to their owners only, never gathered
+            own.update(unshuffle_own_rows(idx_unshuffle, **own_only))
+        return gathered, own
 
     def _health_due(self) -> bool:
         """Whether this iteration logs the projection's health (``log_health``)."""

@@ -1,3 +1,3 @@
-from .queue_memory import QueueMemory, gather_rows
+from .queue_memory import QueueMemory
 
-__all__ = ['QueueMemory', 'gather_rows']
+__all__ = ['QueueMemory']

@@ -1,15 +1,16 @@
 """A FIFO queue of past keys with several aligned banks."""
 
-import functools
 import logging
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import all_gather, get_world_size
+from mmengine.dist import get_world_size
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
+
+from ..utils import gather_rows
 
 # Bound on the elements of a bank converted to the query's dtype at once: the products
 # never materialise a converted copy of the whole bank, and each chunk is released before the
@@ -351,31 +352,6 @@ class QueueMemory(BaseModule):
         if name in self.quantised:
             rows = rows * getattr(self, f'scale_{name}')[slots, None]
         return rows
-
-
-@torch.no_grad()
-def gather_rows(**tensors: torch.Tensor) -> Dict[str, torch.Tensor]:
-    """Every rank's tensors, concatenated in rank order along dim 0, through one all-gather.
-
-    What :meth:`QueueMemory.gather` does for its banks, for any ``(B, ...)``
-    tensors (e.g. a key encoder's feature maps as well as its queue keys):
-    they are flattened, packed into one tensor, gathered and split again.
-
-    Args:
-        **tensors: ``(B, ...)`` tensors with the same ``B``, by name.
-
-    Returns:
-        dict[str, Tensor]: ``(B x world_size, ...)`` per name, detached, in
-        the promoted dtype of the inputs (the inputs as they are on one rank).
-    """
-    if get_world_size() == 1:
-        return {name: t.detach() for name, t in tensors.items()}
-    names = list(tensors)
-    dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors.values()))
-    flat = [tensors[n].detach().to(dtype).flatten(1) for n in names]
-    gathered = torch.cat(all_gather(torch.cat(flat, dim=1).contiguous()), dim=0)
-    parts = gathered.split([f.shape[1] for f in flat], dim=1)
-    return {n: p.reshape(-1, *tensors[n].shape[1:]) for n, p in zip(names, parts)}
 
 
 def _quantise(rows: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

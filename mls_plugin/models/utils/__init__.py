@@ -1,3 +1,4 @@
+from .batch_rows import gather_rows, unshuffle_own_rows
 from .checked_pretrained import CheckedPretrainedInit, load_backbone_state, set_pretrained
 from .momentum_encoder import MomentumEncoder
 from .projection_health import projection_health
@@ -5,10 +6,12 @@ from .split_batch_norm import SplitBatchNorm, uses_split_batch_norm
 
 __all__ = [
     'CheckedPretrainedInit',
+    'gather_rows',
     'load_backbone_state',
     'MomentumEncoder',
     'projection_health',
     'set_pretrained',
     'SplitBatchNorm',
+    'unshuffle_own_rows',
     'uses_split_batch_norm',
 ]

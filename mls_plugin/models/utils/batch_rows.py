@@ -1,0 +1,100 @@
+"""Moving the rows of a batch between ranks: gathering all of them, or returning each to its owner.
+
+Shuffle-BN (MoCo) encodes the key view in an order shuffled across ranks. The queues need every
+rank's keys (:func:`gather_rows`, one all-gather); a loss that compares a rank's queries with
+their own keys needs only that rank's rows back (:func:`unshuffle_own_rows`, one all-to-all),
+which matters for large per-image tensors such as DenseCL's dense maps: gathering them moves
+``world_size`` times the data to every rank.
+"""
+
+import functools
+from typing import Dict, List, Tuple
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.dist import all_gather, get_rank, get_world_size
+
+
+def _pack(tensors: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, List[int]]:
+    """``(B, ...)`` tensors flattened and concatenated into one ``(B, sum)`` tensor, detached,
+    in their promoted dtype, and the width of each."""
+    dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors.values()))
+    flat = [t.detach().to(dtype).reshape(t.shape[0], -1) for t in tensors.values()]
+    return torch.cat(flat, dim=1).contiguous(), [f.shape[1] for f in flat]
+
+
+def _unpack(
+    packed: torch.Tensor, widths: List[int], like: Dict[str, torch.Tensor]
+) -> Dict[str, torch.Tensor]:
+    parts = packed.split(widths, dim=1)
+    return {n: p.reshape(-1, *t.shape[1:]) for (n, t), p in zip(like.items(), parts)}
+
+
+@torch.no_grad()
+def gather_rows(**tensors: torch.Tensor) -> Dict[str, torch.Tensor]:
+    """Every rank's tensors, concatenated in rank order along dim 0, through one all-gather.
+
+    What :meth:`QueueMemory.gather` does for its banks, for any ``(B, ...)``
+    tensors: they are flattened, packed into one tensor, gathered and split again.
+
+    Args:
+        **tensors: ``(B, ...)`` tensors with the same ``B``, by name.
+
+    Returns:
+        dict[str, Tensor]: ``(B x world_size, ...)`` per name, detached, in
+        the promoted dtype of the inputs (the inputs as they are on one rank).
+    """
+    if get_world_size() == 1:
+        return {name: t.detach() for name, t in tensors.items()}
+    packed, widths = _pack(tensors)
+    return _unpack(torch.cat(all_gather(packed), dim=0), widths, tensors)
+
+
+@torch.no_grad()
+def unshuffle_own_rows(
+    idx_unshuffle: torch.Tensor, **tensors: torch.Tensor
+) -> Dict[str, torch.Tensor]:
+    """This rank's rows of the unshuffled batch, from the rows it computed on the shuffled one.
+
+    ``idx_unshuffle`` is mmpretrain's ``batch_shuffle_ddp`` result (a host tensor, the same on
+    every rank): rank ``r`` encoded the images ``idx_shuffle[r B:(r + 1) B]`` of the global
+    batch, with ``idx_shuffle = argsort(idx_unshuffle)``. Each row is sent only to the rank
+    that owns its image (image ``i`` belongs to rank ``i // B``), through one all-to-all whose
+    split sizes follow from the permutation on the host, so no rank receives more than its
+    own ``B`` rows. The result equals mmpretrain's ``batch_unshuffle_ddp`` (which all-gathers
+    every rank's rows first) row for row.
+
+    Args:
+        idx_unshuffle (Tensor): ``(B x world_size,)`` permutation from the shuffle.
+        **tensors: ``(B, ...)`` tensors computed on this rank's shuffled rows, by name.
+
+    Returns:
+        dict[str, Tensor]: The same names, ``(B, ...)``, row ``j`` being this rank's image
+        ``j``; detached, in the promoted dtype of the inputs.
+    """
+    world, rank = get_world_size(), get_rank()
+    idx_shuffle = torch.argsort(idx_unshuffle.cpu())
+    batch = idx_shuffle.numel() // world
+    if world == 1:
+        order = idx_unshuffle.to(next(iter(tensors.values())).device)
+        return {name: t.detach()[order] for name, t in tensors.items()}
+    held = idx_shuffle.view(world, batch)  # held[s, j]: the image rank s encoded at row j
+    owner = held // batch
+    # Sent: this rank's rows grouped by owner (stable, so a receiver can predict the order).
+    send = torch.argsort(owner[rank], stable=True)
+    send_counts = torch.bincount(owner[rank], minlength=world).tolist()
+    # Received: from each rank s in turn, the images of this rank that s holds, in s's order.
+    mask = owner == rank
+    recv_counts = mask.sum(dim=1).tolist()
+    place = held[mask] - rank * batch
+    packed, widths = _pack(tensors)
+    received = packed.new_empty(packed.shape)
+    torch_dist.all_to_all_single(
+        received,
+        packed[send.to(packed.device)],
+        output_split_sizes=recv_counts,
+        input_split_sizes=send_counts,
+    )
+    own = torch.empty_like(received)
+    own[place.to(packed.device)] = received
+    return _unpack(own, widths, tensors)
