@@ -4,14 +4,14 @@ Importing the package registers its components into the OpenMMLab registries
 (``MLS``, ``DenseCLMLS``, ``MLSHead``, ``MultiLabelBCELoss``, ``QueueMemory``,
 ``SceneImageDataset``, ``CocoMultiLabelDataset`` in mmpretrain's; the ``CheckedPretrained``
 weight initializer in mmengine's) and lets torch load mmengine checkpoints with
-``weights_only=True`` (see :mod:`mls_plugin.utils.checkpoint_allowlist`).
+``weights_only=True`` (see :mod:`mls_plugin.runtime.checkpoint_allowlist`).
 Configs enable it with ``custom_imports = dict(imports=['mls_plugin'])``.
 """
 
 from .datasets import *  # noqa: F401,F403
 from .engine import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
-from .utils import register_checkpoint_safe_globals
+from .runtime import register_checkpoint_safe_globals  # loads (registers) all of runtime
 from .version import __version__  # noqa: F401
 
 register_checkpoint_safe_globals()

@@ -5,7 +5,7 @@ import os
 import torch
 from mmengine.config import Config
 
-from mls_plugin.utils import prepare_determinism
+from mls_plugin.runtime import prepare_determinism
 
 
 def test_deterministic_mode_sets_the_cublas_workspace(monkeypatch):

@@ -9,7 +9,7 @@ from unittest import mock
 import pytest
 from mmengine.config import Config
 
-import mls_plugin.utils.launch as launch
+import mls_plugin.runtime.launch as launch
 
 
 @pytest.mark.parametrize('fails', [False, True])
@@ -27,7 +27,7 @@ def test_distributed_job_waits_for_the_others_only_after_success(fails):
 def test_a_failed_rank_leaves_the_process_group_alone(succeeded):
     """After a failure no barrier and no destroy_process_group (which can block under NCCL while
     peers sit in a collective); after success both, in that order."""
-    from mls_plugin.utils import cpu_distributed
+    from mls_plugin.runtime import cpu_distributed
 
     dist = mock.MagicMock()
     dist.is_available.return_value = dist.is_initialized.return_value = True

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from mmengine.hooks import CheckpointHook
 
-import mls_plugin.engine.hooks.random_state_hook as module
-from mls_plugin.engine.hooks.random_state_hook import RandomStateHook
+import mls_plugin.runtime.random_state_hook as module
+from mls_plugin.runtime.random_state_hook import RandomStateHook
 
 
 def draws():

@@ -10,9 +10,12 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import MessageHub
 
-from mls_plugin.engine import GuardedOptimWrapper, NonFiniteLossError
 from mls_plugin.models import QueueMemory
-from mls_plugin.utils import check_queue_fits_global_batch
+from mls_plugin.runtime import (
+    GuardedOptimWrapper,
+    NonFiniteLossError,
+    check_queue_fits_global_batch,
+)
 
 
 def make_wrapper(**kwargs):
@@ -170,13 +173,13 @@ def test_checkpoint_killed_while_written_keeps_the_last_good_one(tmp_path):
     import signal
     import time
 
-    from mls_plugin.utils import AtomicLocalBackend
+    from mls_plugin.runtime import AtomicLocalBackend
 
     target = tmp_path / 'latest.pth'
     torch.save({'state_dict': {'w': torch.ones(3)}}, target)
     good = target.read_bytes()
     writer = (
-        'import sys; from mls_plugin.utils import AtomicLocalBackend; '
+        'import sys; from mls_plugin.runtime import AtomicLocalBackend; '
         'AtomicLocalBackend().put(b"x" * (1 << 30), sys.argv[1])'
     )
     proc = subprocess.Popen([sys.executable, '-c', writer, str(target)])
@@ -209,7 +212,7 @@ def test_eight_nodes_warn_that_the_queue_holds_two_steps(monkeypatch):
 
     from mmengine.logging import MMLogger
 
-    from mls_plugin.utils import check_queue_steps
+    from mls_plugin.runtime import check_queue_steps
 
     paper = _paper_config(monkeypatch, 8)  # the paper's 8 x 32: 16 steps
     with mock.patch.object(MMLogger.get_current_instance(), 'log') as warning:
@@ -230,7 +233,7 @@ def test_auto_scaled_lr_gets_a_warm_up_from_the_unscaled_lr(monkeypatch):
     import torch
     from mmengine.optim.scheduler import CosineAnnealingLR, LinearLR
 
-    from mls_plugin.utils import warm_up_scaled_lr
+    from mls_plugin.runtime import warm_up_scaled_lr
 
     cfg = _paper_config(monkeypatch, 8)
     before = copy.deepcopy(cfg.param_scheduler)

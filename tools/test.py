@@ -16,7 +16,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 # Importing mls_plugin also registers its components.
-from mls_plugin.utils import (
+from mls_plugin.runtime import (
     add_launch_args,
     apply_launch_args,
     distributed_job,

@@ -22,9 +22,9 @@ from mmengine.dist import barrier, is_distributed
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mls_plugin.engine import NonFiniteLossError
 from mls_plugin.models import set_pretrained  # also registers components and the allow-list
-from mls_plugin.utils import (
+from mls_plugin.runtime import (
+    NonFiniteLossError,
     add_launch_args,
     apply_launch_args,
     check_queue_fits_global_batch,

@@ -60,7 +60,7 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=max_epochs)
 # Checkpoints are written to a temporary file and renamed: a job killed while saving keeps
-# its last good checkpoint (mls_plugin/utils/atomic_local_backend.py).
+# its last good checkpoint (mls_plugin/runtime/atomic_local_backend.py).
 default_hooks = dict(
     checkpoint=dict(interval=10, max_keep_ckpts=3, backend_args=dict(backend='atomic_local'))
 )

@@ -1,21 +1,17 @@
 from .hooks import (
+    BCEWarmupHook,
     KNNMultiLabelHook,
     OraclePseudoLabelHook,
     PreciseBNIterHook,
     PseudoLabelPrecisionHook,
-    RandomStateHook,
     SkippedImagesHook,
 )
-from .optim import GuardedAmpOptimWrapper, GuardedOptimWrapper, NonFiniteLossError
 
 __all__ = [
-    'GuardedAmpOptimWrapper',
-    'GuardedOptimWrapper',
+    'BCEWarmupHook',
     'KNNMultiLabelHook',
-    'NonFiniteLossError',
     'OraclePseudoLabelHook',
     'PreciseBNIterHook',
     'PseudoLabelPrecisionHook',
-    'RandomStateHook',
     'SkippedImagesHook',
 ]

@@ -3,7 +3,6 @@ from .knn_monitor_hook import KNNMultiLabelHook
 from .oracle_pseudo_label_hook import OraclePseudoLabelHook
 from .precise_bn_hook import PreciseBNIterHook
 from .pseudo_label_precision_hook import PseudoLabelPrecisionHook
-from .random_state_hook import RandomStateHook
 from .skipped_images_hook import SkippedImagesHook
 
 __all__ = [
@@ -12,6 +11,5 @@ __all__ = [
     'OraclePseudoLabelHook',
     'PreciseBNIterHook',
     'PseudoLabelPrecisionHook',
-    'RandomStateHook',
     'SkippedImagesHook',
 ]

@@ -1,3 +1,0 @@
-from .guarded_optim_wrapper import GuardedAmpOptimWrapper, GuardedOptimWrapper, NonFiniteLossError
-
-__all__ = ['GuardedAmpOptimWrapper', 'GuardedOptimWrapper', 'NonFiniteLossError']
