@@ -15,12 +15,13 @@ register_all_modules(init_default_scope=True)
 B, QUEUE = 4, 16
 
 
-def mls_on(backbone, d_g, memory=None, channels_last=False, **head):
+def mls_on(backbone, d_g, memory=None, channels_last=False, shuffle_group_size=None, **head):
     """A small MLS on ``backbone`` (last output of ``d_g`` channels), queue of QUEUE."""
     return MODELS.build(
         dict(
             type='MLS',
             channels_last=channels_last,
+            shuffle_group_size=shuffle_group_size,
             backbone=backbone,
             neck=dict(
                 type='MoCoV2Neck',
@@ -37,9 +38,9 @@ def mls_on(backbone, d_g, memory=None, channels_last=False, **head):
     )
 
 
-def tiny_mls(memory=None, channels_last=False, **head):
+def tiny_mls(memory=None, channels_last=False, shuffle_group_size=None, **head):
     backbone = dict(type='ResNet', depth=18, base_channels=8, norm_cfg=dict(type='BN'))
-    return mls_on(backbone, 64, memory, channels_last, **head)
+    return mls_on(backbone, 64, memory, channels_last, shuffle_group_size, **head)
 
 
 def views(seed):
@@ -416,3 +417,69 @@ def test_a_step_on_two_ranks_uses_mocos_collectives_and_no_host_read(tmp_path, c
         counts = json.loads((tmp_path / f'rank{rank}.json').read_text())
         assert counts.pop('ptr') == 2 * 2 * B % QUEUE
         assert counts == {'all_gather': 2, 'broadcast': 1}, counts
+
+
+def _grouped_shuffle_step(rank, world, port, out):
+    """One MLS step on a gloo rank with shuffle_group_size=2, recording the all-gathers."""
+    import torch.distributed as dist
+
+    dist.init_process_group(
+        'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world
+    )
+    torch.manual_seed(0)  # the same weights and queues on every rank
+    model = tiny_mls(shuffle_group_size=2).eval()  # BN on running statistics (see the test)
+    gathers, real = [], dist.all_gather
+
+    def spy(tensor_list, tensor, *args, **kwargs):
+        gathers.append((len(tensor_list), tuple(tensor.shape)))
+        return real(tensor_list, tensor, *args, **kwargs)
+
+    with mock.patch.object(dist, 'all_gather', spy):
+        losses = model(views(1 + rank), mode='loss')
+    torch.save(
+        dict(
+            gathers=gathers,
+            losses={k: float(v) for k, v in losses.items() if 'loss' in k},
+            state={k: v for k, v in model.state_dict().items() if 'memory' in k},
+        ),
+        f'{out}/rank{rank}.pt',
+    )
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_shuffle_in_groups_keeps_the_views_in_the_group_and_the_step_unchanged(tmp_path, free_port):
+    """4 ranks in 2 shuffle groups: the views are gathered only within a group of 2 (the
+    node-local shuffle), the keys of the queues across all 4. With BN on running statistics
+    the shuffle cannot change a key, so each rank's losses are one process's on its batch and
+    every rank holds the same queues, rank r's keys at slots r B .. (r + 1) B."""
+    import torch.multiprocessing as mp
+
+    world = 4
+    mp.spawn(_grouped_shuffle_step, args=(world, free_port, str(tmp_path)), nprocs=world)
+    ranks = [torch.load(tmp_path / f'rank{r}.pt', weights_only=True) for r in range(world)]
+    torch.manual_seed(0)
+    single = tiny_mls().eval()
+    for r, rank in enumerate(ranks):
+        # The views within the group (2 ranks), then g and z (64 + 16) from all 4 ranks.
+        assert rank['gathers'] == [(2, (B, 3, 32, 32)), (4, (B, 64 + 16))], rank['gathers']
+        alone = copy.deepcopy(single)
+        losses = alone(views(1 + r), mode='loss')
+        for term in ('loss_nce', 'loss_ml'):
+            assert rank['losses'][term] == pytest.approx(float(losses[term]), rel=1e-5), term
+        for key, value in rank['state'].items():
+            assert torch.equal(value, ranks[0]['state'][key]), key
+        mine = slice(r * B, (r + 1) * B)
+        for name in ('g', 'z'):
+            torch.testing.assert_close(
+                rank['state'][f'memory.bank_{name}'][mine],
+                alone.memory.bank(name)[:B],
+                atol=1e-6,
+                rtol=0,
+            )
+
+
+def test_shuffle_group_size_is_checked():
+    for bad in (1, 0, 2.0, True):
+        with pytest.raises(ValueError, match='shuffle_group_size'):
+            tiny_mls(shuffle_group_size=bad)

@@ -139,14 +139,14 @@ def test_mls_shuffles_keys_across_splits_and_enqueues_them_in_image_order(monkey
     torch.manual_seed(0)
     model = tiny_mls(dict(type='SplitBN', num_splits=splits))
     perms = []
-    shuffle = mls_module.batch_shuffle_ddp
+    shuffle = mls_module.shuffle_rows
 
-    def spy(x):
-        shuffled, unshuffle = shuffle(x)
+    def spy(x, group=None):
+        shuffled, unshuffle = shuffle(x, group)
         perms.append(torch.argsort(unshuffle))
         return shuffled, unshuffle
 
-    monkeypatch.setattr(mls_module, 'batch_shuffle_ddp', spy)
+    monkeypatch.setattr(mls_module, 'shuffle_rows', spy)
     gen = torch.Generator().manual_seed(1)
     v1, v2 = (torch.randn(8, 3, 32, 32, generator=gen) for _ in range(2))
     model([v1, v2], mode='loss')

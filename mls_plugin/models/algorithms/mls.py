@@ -4,12 +4,12 @@ import logging
 from typing import Dict, List, Optional, Tuple, Union
 
 import torch
+import torch.distributed as torch_dist
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.dist import get_rank, get_world_size
 from mmengine.logging import MessageHub, print_log
 from mmpretrain.models.selfsup import BaseSelfSupervisor
-from mmpretrain.models.utils import batch_shuffle_ddp
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -17,6 +17,7 @@ from ..utils import (
     MomentumEncoder,
     gather_rows,
     projection_health,
+    shuffle_rows,
     unshuffle_own_rows,
     uses_split_batch_norm,
 )
@@ -55,6 +56,14 @@ class MLS(BaseSelfSupervisor):
             training iteration (set it to the logger's interval; the logged
             value is then the mean of the last measurements in its window),
             True at every one, False never. Defaults to True.
+        shuffle_group_size (int, optional): The ranks that shuffle-BN shuffles
+            the key view across: None, all ranks (MoCo); ``n``, each group of
+            ``n`` consecutive ranks (e.g. a node's GPUs, so the views never
+            leave the node: MoCo's all-gather receives ``(world - 1) B`` images
+            per rank per step, docs/performance.md). A key's BN statistics
+            need only be computed on other images than its query's, which a
+            group of two or more ranks gives. The world size must be a
+            multiple of ``n``. Defaults to None.
         channels_last (bool): Keep the parameters and the views in
             channels-last memory format: oneDNN's convolutions run faster on
             it on CPU (cuDNN's under AMP should too; not measured here). The
@@ -76,6 +85,7 @@ class MLS(BaseSelfSupervisor):
         memory: dict,
         momentum: float = 0.005,
         log_health: Union[bool, int] = True,
+        shuffle_group_size: Optional[int] = None,
         channels_last: bool = False,
         pretrained: Optional[str] = None,
         data_preprocessor: Optional[dict] = None,
@@ -109,6 +119,17 @@ class MLS(BaseSelfSupervisor):
         ):
             raise ValueError(f'MLS: `log_health` must be a bool or an int >= 1, got {log_health!r}')
         self.log_health = log_health
+        if shuffle_group_size is not None and (
+            isinstance(shuffle_group_size, bool)
+            or not isinstance(shuffle_group_size, int)
+            or shuffle_group_size < 2
+        ):
+            raise ValueError(
+                'MLS: `shuffle_group_size` must be None (all ranks) or an int >= 2 (ranks that '
+                f'shuffle together, e.g. the GPUs of a node), got {shuffle_group_size!r}'
+            )
+        self.shuffle_group_size = shuffle_group_size
+        self._shuffle_group: Optional[torch_dist.ProcessGroup] = None
         self.memory = MODELS.build(memory)
         if set(self.memory.names) != {'g', 'z'}:
             raise ValueError(
@@ -200,23 +221,45 @@ class MLS(BaseSelfSupervisor):
             aligned with its queries; all features), both unshuffled.
         """
         self.target_net.update_parameters(nn.Sequential(self.backbone, self.neck))
-        shuffle = get_world_size() > 1 or self._split_bn
-        if shuffle:
-            view, idx_unshuffle = batch_shuffle_ddp(view)
+        if not (get_world_size() > 1 or self._split_bn):  # one process, whole-batch BN
+            keys = self._features(*self.target_net.module, view)
+            own_only = {name: keys.pop(name) for name in self.own_only_features}
+            gathered = gather_rows(**keys)  # this rank's keys, detached
+            return gathered, {**gathered, **own_only}
+        group = self._shuffle_process_group()
+        view, idx_unshuffle = shuffle_rows(view, group)
         keys = self._features(*self.target_net.module, view)
         own_only = {name: keys.pop(name) for name in self.own_only_features}
+        if group is not None:
+            # Within the group, each rank's keys return to it; then one all-gather of the
+            # queue keys, in rank order.
+            own = unshuffle_own_rows(idx_unshuffle, group, **keys, **own_only)
+            return gather_rows(**{name: own[name] for name in keys}), own
         # One all-gather serves both the queues (the whole batch, in rank order) and
         # this rank's own keys (its rows of the unshuffled batch), as MoCo's two do.
-        gathered = gather_rows(**keys)
-        if not shuffle:  # one process: the gathered keys are this rank's
-            return gathered, {**gathered, **own_only}
-        gathered = {name: k[idx_unshuffle] for name, k in gathered.items()}
+        gathered = {name: k[idx_unshuffle] for name, k in gather_rows(**keys).items()}
         batch = view.shape[0]
         mine = slice(get_rank() * batch, (get_rank() + 1) * batch)
         own = {name: k[mine] for name, k in gathered.items()}
         if own_only:  # back to their owners only, never gathered
             own.update(unshuffle_own_rows(idx_unshuffle, **own_only))
         return gathered, own
+
+    def _shuffle_process_group(self) -> Optional[torch_dist.ProcessGroup]:
+        """The process group of ``shuffle_group_size`` ranks this rank shuffles in; None: all.
+
+        Created at the first shuffled step, by every rank at once (a collective call)."""
+        size, world = self.shuffle_group_size, get_world_size()
+        if size is None or world == 1 or size == world:
+            return None
+        if self._shuffle_group is None:
+            if world % size:
+                raise ValueError(
+                    f'MLS: `shuffle_group_size` ({size}) must divide the world size ({world}); '
+                    'set it to the GPUs per node, or None to shuffle across all ranks'
+                )
+            self._shuffle_group, _ = torch_dist.new_subgroups(group_size=size)
+        return self._shuffle_group
 
     def _health_due(self) -> bool:
         """Whether this iteration logs the projection's health (``log_health``)."""

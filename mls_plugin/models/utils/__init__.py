@@ -1,4 +1,4 @@
-from .batch_rows import gather_rows, unshuffle_own_rows
+from .batch_rows import gather_rows, shuffle_rows, unshuffle_own_rows
 from .checked_pretrained import CheckedPretrainedInit, load_backbone_state, set_pretrained
 from .momentum_encoder import MomentumEncoder
 from .projection_health import projection_health
@@ -11,6 +11,7 @@ __all__ = [
     'MomentumEncoder',
     'projection_health',
     'set_pretrained',
+    'shuffle_rows',
     'SplitBatchNorm',
     'unshuffle_own_rows',
     'uses_split_batch_norm',

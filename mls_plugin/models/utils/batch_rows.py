@@ -8,11 +8,11 @@ which matters for large per-image tensors such as DenseCL's dense maps: gatherin
 """
 
 import functools
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.dist import all_gather, get_rank, get_world_size
+from mmengine.dist import all_gather, broadcast, get_rank, get_world_size
 
 
 def _pack(tensors: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, List[int]]:
@@ -51,28 +51,61 @@ def gather_rows(**tensors: torch.Tensor) -> Dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
+def shuffle_rows(
+    x: torch.Tensor, group: Optional[torch_dist.ProcessGroup] = None
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Shuffle-BN's batch shuffle across the ranks of ``group`` (all ranks if None).
+
+    mmpretrain's ``batch_shuffle_ddp`` (the same draws: ``torch.randperm`` on the host,
+    broadcast from the group's first rank), for a process group as well: with a node's ranks
+    as the group, the images never leave the node.
+
+    Args:
+        x (Tensor): This rank's ``(B, ...)`` batch.
+        group (ProcessGroup, optional): The ranks that shuffle together. Defaults to all.
+
+    Returns:
+        tuple[Tensor, Tensor]: This rank's ``B`` rows of the group's shuffled batch, and the
+        host permutation ``idx_unshuffle`` (``(B x group size,)``) that undoes the shuffle
+        (:func:`unshuffle_own_rows`).
+    """
+    size, rank = get_world_size(group), get_rank(group)
+    batch = torch.cat(all_gather(x, group), dim=0) if size > 1 else x
+    idx_shuffle = torch.randperm(batch.shape[0])
+    if size > 1:
+        first = torch_dist.get_global_rank(group, 0) if group is not None else 0
+        broadcast(idx_shuffle, src=first, group=group)
+    mine = idx_shuffle.view(size, -1)[rank]
+    return batch[mine.to(batch.device)], torch.argsort(idx_shuffle)
+
+
+@torch.no_grad()
 def unshuffle_own_rows(
-    idx_unshuffle: torch.Tensor, **tensors: torch.Tensor
+    idx_unshuffle: torch.Tensor,
+    group: Optional[torch_dist.ProcessGroup] = None,
+    **tensors: torch.Tensor,
 ) -> Dict[str, torch.Tensor]:
     """This rank's rows of the unshuffled batch, from the rows it computed on the shuffled one.
 
-    ``idx_unshuffle`` is mmpretrain's ``batch_shuffle_ddp`` result (a host tensor, the same on
-    every rank): rank ``r`` encoded the images ``idx_shuffle[r B:(r + 1) B]`` of the global
-    batch, with ``idx_shuffle = argsort(idx_unshuffle)``. Each row is sent only to the rank
-    that owns its image (image ``i`` belongs to rank ``i // B``), through one all-to-all whose
-    split sizes follow from the permutation on the host, so no rank receives more than its
-    own ``B`` rows. The result equals mmpretrain's ``batch_unshuffle_ddp`` (which all-gathers
-    every rank's rows first) row for row.
+    ``idx_unshuffle`` is :func:`shuffle_rows`' (or mmpretrain's ``batch_shuffle_ddp``'s)
+    host permutation, the same on every rank of ``group``: rank ``r`` of the group encoded the
+    images ``idx_shuffle[r B:(r + 1) B]`` of the group's batch, with ``idx_shuffle =
+    argsort(idx_unshuffle)``. Each row is sent only to the rank that owns its image (image
+    ``i`` belongs to the group's rank ``i // B``), through one all-to-all whose split sizes
+    follow from the permutation on the host, so no rank receives more than its own ``B``
+    rows. The result equals mmpretrain's ``batch_unshuffle_ddp`` (which all-gathers every
+    rank's rows first) row for row.
 
     Args:
-        idx_unshuffle (Tensor): ``(B x world_size,)`` permutation from the shuffle.
+        idx_unshuffle (Tensor): ``(B x group size,)`` permutation from the shuffle.
+        group (ProcessGroup, optional): The group that shuffled. Defaults to all ranks.
         **tensors: ``(B, ...)`` tensors computed on this rank's shuffled rows, by name.
 
     Returns:
         dict[str, Tensor]: The same names, ``(B, ...)``, row ``j`` being this rank's image
         ``j``; detached, in the promoted dtype of the inputs.
     """
-    world, rank = get_world_size(), get_rank()
+    world, rank = get_world_size(group), get_rank(group)
     idx_shuffle = torch.argsort(idx_unshuffle.cpu())
     batch = idx_shuffle.numel() // world
     if world == 1:
@@ -94,6 +127,7 @@ def unshuffle_own_rows(
         packed[send.to(packed.device)],
         output_split_sizes=recv_counts,
         input_split_sizes=send_counts,
+        group=group,
     )
     own = torch.empty_like(received)
     own[place.to(packed.device)] = received
