@@ -14,7 +14,7 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import DATASETS, MODELS, init_default_scope
 from PIL import Image
 
-import mls_plugin.datasets.camvid  # noqa: F401  (registers CamVidDataset into mmseg)
+import mls_plugin.benchmarks.camvid  # noqa: F401  (registers CamVidDataset into mmseg)
 from mls_plugin.models import set_pretrained
 
 SEG = Path(__file__).parents[1] / 'configs/benchmarks/mmseg'

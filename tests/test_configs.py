@@ -238,7 +238,7 @@ def test_pretraining_needs_neither_mmseg_nor_mmcv_ops(repo_root):
         str(repo_root / 'configs/benchmarks/mmseg/pspnet_r50-d8_4xb4-20k_camvid-360x480.py'),
         import_custom_modules=False,
     )
-    assert 'mls_plugin.datasets.camvid' in camvid.custom_imports['imports']
+    assert 'mls_plugin.benchmarks.camvid' in camvid.custom_imports['imports']
 
 
 def _view_size(pipeline, preprocessor=None):

@@ -9,10 +9,10 @@ import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from mls_plugin.benchmarks.linear_probe import fit_linear_probe
 from mls_plugin.engine import OraclePseudoLabelHook, PseudoLabelPrecisionHook
 from mls_plugin.evaluation import (
     extract_features,
-    fit_linear_probe,
     knn_multilabel_scores,
     multilabel_map,
     pseudo_label_counts,

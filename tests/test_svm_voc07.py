@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from mls_plugin.evaluation.svm_voc07 import (
+from mls_plugin.benchmarks.svm_voc07 import (
     LINEAGE_COSTS,
     extract_svm_features,
     fit_class_svm,
@@ -79,7 +79,7 @@ def test_fit_class_svm_picks_the_best_cv_cost_and_separates():
     from sklearn.model_selection import StratifiedKFold
     from sklearn.svm import LinearSVC
 
-    from mls_plugin.evaluation.svm_voc07 import SVM_KWARGS
+    from mls_plugin.benchmarks.svm_voc07 import SVM_KWARGS
 
     x, y = separable_problem()
     costs = [1e-5, 10.0]
@@ -130,7 +130,7 @@ def test_svm_voc07_trains_difficult_as_negative_and_skips_thin_classes():
 
 
 def test_lineage_pool_is_a_6x6_window_at_stride_1_on_the_7x7_map():
-    from mls_plugin.evaluation.svm_voc07 import pool_res5
+    from mls_plugin.benchmarks.svm_voc07 import pool_res5
 
     feat = torch.arange(2 * 3 * 49, dtype=torch.float64).reshape(2, 3, 7, 7)
     out = pool_res5(feat, 'lineage')

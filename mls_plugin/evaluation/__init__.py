@@ -2,7 +2,6 @@
 
 from .features import encode_batches, extract_features
 from .knn import knn_multilabel_scores
-from .linear_probe import fit_linear_probe
 from .multilabel_map import evaluated_classes, multilabel_map
 from .pseudo_label_precision import PseudoLabelCounts, pseudo_label_counts, shared_categories
 
@@ -11,7 +10,6 @@ __all__ = [
     'evaluated_classes',
     'encode_batches',
     'extract_features',
-    'fit_linear_probe',
     'knn_multilabel_scores',
     'multilabel_map',
     'pseudo_label_counts',

@@ -65,10 +65,10 @@ from paired_differences import load as load_results  # noqa: E402
 from summarize_run import read_series  # noqa: E402
 
 from mls_plugin.analysis import build_model, momentum_backbone, rank_queue
+from mls_plugin.benchmarks.linear_probe import fit_linear_probe
 from mls_plugin.evaluation import (
     evaluated_classes,
     extract_features,
-    fit_linear_probe,
     knn_multilabel_scores,
     multilabel_map,
     pseudo_label_counts,

@@ -8,7 +8,7 @@
 _base_ = './pspnet_r50-d8_4xb2-40k_cityscapes-512x1024.py'
 
 custom_imports = dict(
-    imports=['mls_plugin', 'mls_plugin.datasets.camvid'], allow_failed_imports=False
+    imports=['mls_plugin', 'mls_plugin.benchmarks.camvid'], allow_failed_imports=False
 )
 
 data_root = 'data/camvid/'

@@ -10,7 +10,7 @@ skip it; class 0 (Sky) is a real class, so ``reduce_zero_label`` stays False.
 
 Registered into mmseg's ``DATASETS`` when this module is imported, which ``import mls_plugin``
 does not do (it would pull in mmseg and mmcv's compiled ops): configs that use it list
-``'mls_plugin.datasets.camvid'`` in ``custom_imports``.
+``'mls_plugin.benchmarks.camvid'`` in ``custom_imports``.
 """
 
 from typing import Optional, Sequence

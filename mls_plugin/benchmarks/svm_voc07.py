@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .features import encode_batches
+from ..evaluation import encode_batches
 
 # The lineage's costs: the list its scripts pass (1, 10, 100) plus the 2^-4 ... 2^-19 that its
 # svm_helper.parse_cost_list always appends.
