@@ -25,7 +25,7 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
-from mls_plugin.evaluation.svm_voc07 import extract_svm_features, svm_voc07
+from mls_plugin.benchmarks.svm_voc07 import extract_svm_features, svm_voc07
 from mls_plugin.models import set_pretrained  # also registers the project's components
 
 
