@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from mmengine.config import Config, DictAction
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,6 +26,7 @@ NAMES = {
     'resume',
     'deterministic',
     'nccl_one_gpu',
+    'two_ranks_one_gpu',
     'train_step_benchmark',
     'mask_rcnn_iter',
     'no_host_sync',
@@ -140,7 +142,13 @@ def test_the_planned_commands_name_existing_files_and_config_keys(smoke, tmp_pat
     work = tmp_path / 'work'
     plan = smoke.planned_commands(work, 'python')
     # run in-process functions
-    internal = {'mmcv_ops', 'no_host_sync', 'bank_peak_memory', 'gpu_views_step'}
+    internal = {
+        'mmcv_ops',
+        'no_host_sync',
+        'bank_peak_memory',
+        'gpu_views_step',
+        'two_ranks_one_gpu',
+    }
     assert set(plan) == NAMES - internal | {'scenes'}
     configs = {}
 
@@ -256,6 +264,32 @@ def test_the_no_host_sync_check_finds_no_host_read_in_mls_steps_on_cpu():
         sys.path.remove(str(TOOL.parent))
     numbers = gpu_smoke.host_sync_numbers('cpu', steps=2)
     assert numbers == dict(device='cpu', steps=2, host_reads=0)
+
+
+@pytest.mark.slow
+def test_the_two_ranks_check_passes_on_cpu_and_fails_when_a_rank_keeps_its_shuffled_keys(
+    smoke, monkeypatch
+):
+    """The two_ranks_one_gpu check's function with CPU tensors (gloo, as on the GPU): each
+    rank's step is one process's and its rows come back. With the unshuffle of the keys
+    broken (each rank keeps the rows it encoded), the keys differ and the check fails."""
+    numbers = smoke.two_rank_numbers('cpu')
+    assert numbers['ok'], numbers
+    assert numbers['queues_identical'] and numbers['ptr'] == [16, 16]
+    assert numbers['own_rows_back'] == [True, True] and sum(numbers['rows_moved']) > 0
+    assert numbers['loss_max_rel_diff'] < 1e-4 and numbers['keys_max_abs_diff'] < 1e-4
+
+    import mls_plugin.models.algorithms.mls as mls_module
+
+    real = mls_module.shuffle_rows
+
+    def no_unshuffle(x, group=None):
+        shuffled, idx_unshuffle = real(x, group)
+        return shuffled, torch.arange(idx_unshuffle.numel())
+
+    monkeypatch.setattr(mls_module, 'shuffle_rows', no_unshuffle)
+    broken = smoke.two_rank_numbers('cpu')  # forked ranks inherit the patch
+    assert not broken['ok'] and broken['keys_max_abs_diff'] > 1e-3, broken
 
 
 def test_the_gpu_views_step_measurement_runs_on_cpu_at_a_tiny_size(smoke, tmp_path):

@@ -23,6 +23,11 @@ Checks, in the order they run (``--checks`` picks some):
 - ``nccl_one_gpu``: ``tools/dist_train.sh`` with 1 GPU and NCCL (torchrun, the DDP wrapper,
   the keys' all-gather and the shuffle-BN path through NCCL at world size 1), 2 epochs, then
   ``--resume`` to epoch 3: what a one-GPU host can check of the distributed path.
+- ``two_ranks_one_gpu``: what NCCL cannot run on one GPU (it refuses two ranks on one
+  device): two gloo ranks on the one GPU, CUDA tensors, one MLS step each (shuffle-BN, the
+  keys' all-gather, the enqueue; BN on running statistics) and ``unshuffle_own_rows`` (the
+  all-to-all of DenseCL-MLS's dense maps and of ``shuffle_group_size``): each rank's losses
+  and keys those of one process on its batch, identical queues, each rank's rows back.
 - ``mask_rcnn_iter``: one iteration of the Mask R-CNN R50-FPN transfer config (SyncBN, which
   mmengine reverts to BN in one process) on 2 demo scenes, random backbone weights.
 - ``train_step_benchmark``: ``tools/benchmarks/train_step.py``, MLS against mmpretrain's MoCo,
@@ -99,6 +104,7 @@ CHECKS = (
     'resume',
     'deterministic',
     'nccl_one_gpu',
+    'two_ranks_one_gpu',
     'mask_rcnn_iter',
     'train_step_benchmark',
     'no_host_sync',
@@ -463,6 +469,127 @@ class Run:
         return '\n'.join(self.text.splitlines()[-lines:])
 
 
+def small_mls(device: str, **model):
+    """A ResNet-18 (base 16) MLS at 64 px with a 256-slot queue on ``device``, seeded."""
+    import torch
+    from mmpretrain.registry import MODELS
+
+    import mls_plugin  # noqa: F401
+
+    torch.manual_seed(0)
+    return MODELS.build(
+        dict(
+            dict(
+                type='MLS',
+                log_health=1000,  # not due at these steps, as between the logger's iterations
+                backbone=dict(type='ResNet', depth=18, base_channels=16),
+                neck=dict(
+                    type='MoCoV2Neck',
+                    in_channels=128,
+                    hid_channels=128,
+                    out_channels=64,
+                    with_avg_pool=False,
+                ),
+                head=dict(type='MLSHead', topk=4),
+                memory=dict(type='QueueMemory', length=256, banks=dict(g=128, z=64)),
+            ),
+            **model,
+        )
+    ).to(device)
+
+
+def _two_rank_views(rank: int, device: str) -> list:
+    import torch
+
+    gen = torch.Generator().manual_seed(10 + rank)
+    return [torch.randn(8, 3, 64, 64, generator=gen).to(device) for _ in '12']
+
+
+def _two_rank_worker(rank: int, device: str, port: int, out: str) -> None:
+    """One rank of :func:`two_rank_numbers`."""
+    import torch
+    import torch.distributed as dist
+
+    from mls_plugin.models.utils import shuffle_rows, unshuffle_own_rows
+
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=2)
+    model = small_mls(device).eval()  # BN on running statistics: a key ignores the shuffle
+    losses = model.loss(_two_rank_views(rank, device), [])
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    ids = torch.arange(8 * rank, 8 * rank + 8, device=device)
+    shuffled, idx_unshuffle = shuffle_rows(ids)
+    own = unshuffle_own_rows(idx_unshuffle, ids=shuffled)['ids']
+    torch.save(
+        dict(
+            losses={k: float(v) for k, v in losses.items() if k.startswith('loss')},
+            banks={n: model.memory.bank(n).float().cpu() for n in ('g', 'z')},
+            ptr=int(model.memory.ptr),
+            own_rows_back=bool(torch.equal(own.long().cpu(), ids.cpu())),
+            moved=int((shuffled.cpu() // 8 != rank).sum()),
+        ),
+        f'{out}/rank{rank}.pt',
+    )
+    dist.destroy_process_group()
+
+
+def two_rank_numbers(device: str = 'cuda') -> dict:
+    """MLS's collectives at world size 2 on one device: two gloo ranks on ``device``.
+
+    NCCL refuses two ranks on one GPU; gloo takes CUDA tensors through the host (mmengine's
+    collectives and ``unshuffle_own_rows`` move them to the backend's device). Each rank runs
+    one MLS step (shuffle-BN, the keys' all-gather, the enqueue) with BN on running
+    statistics, so its losses must be one process's on its batch and both ranks must hold the
+    same queue with rank r's keys at slots 8 r .. 8 r + 7; and ``unshuffle_own_rows`` (the
+    all-to-all of DenseCL-MLS's dense maps and of a node-local shuffle) must return each
+    rank's rows to it.
+    """
+    import tempfile
+
+    import torch
+    import torch.multiprocessing as mp
+
+    with tempfile.TemporaryDirectory() as out:
+        # fork: the worker is this module's function whatever name it was imported under.
+        mp.start_processes(
+            _two_rank_worker,
+            args=(device, free_port(), out),
+            nprocs=2,
+            join=True,
+            start_method='fork',
+        )
+        ranks = [torch.load(f'{out}/rank{r}.pt', weights_only=True) for r in range(2)]
+    numbers: dict = dict(device=device, ranks=2, backend='gloo', loss_max_rel_diff=0.0)
+    key_diff = 0.0
+    for r, rank in enumerate(ranks):
+        alone = small_mls(device).eval()
+        losses = alone.loss(_two_rank_views(r, device), [])
+        for k, v in rank['losses'].items():
+            diff = abs(v - float(losses[k])) / max(abs(float(losses[k])), 1e-12)
+            numbers['loss_max_rel_diff'] = max(numbers['loss_max_rel_diff'], diff)
+        for n in ('g', 'z'):
+            mine = rank['banks'][n][8 * r : 8 * r + 8]
+            key_diff = max(
+                key_diff, float((mine - alone.memory.bank(n)[:8].float().cpu()).abs().max())
+            )
+    numbers.update(
+        keys_max_abs_diff=key_diff,
+        queues_identical=all(
+            torch.equal(ranks[0]['banks'][n], ranks[1]['banks'][n]) for n in ('g', 'z')
+        ),
+        ptr=[rank['ptr'] for rank in ranks],
+        own_rows_back=[rank['own_rows_back'] for rank in ranks],
+        rows_moved=[rank['moved'] for rank in ranks],
+    )
+    numbers['ok'] = bool(
+        numbers['loss_max_rel_diff'] < 1e-4
+        and key_diff < 1e-4
+        and numbers['queues_identical']
+        and numbers['ptr'] == [16, 16]
+        and all(numbers['own_rows_back'])
+    )
+    return numbers
+
+
 def host_sync_numbers(device: str = 'cuda', steps: int = 3) -> dict:
     """MLS training steps on ``device`` that must not wait for it.
 
@@ -472,28 +599,11 @@ def host_sync_numbers(device: str = 'cuda', steps: int = 3) -> dict:
     """
     import torch
     from mmengine.logging import MessageHub
-    from mmpretrain.registry import MODELS
     from torch.utils._python_dispatch import TorchDispatchMode
 
     import mls_plugin  # noqa: F401
 
-    torch.manual_seed(0)
-    model = MODELS.build(
-        dict(
-            type='MLS',
-            log_health=1000,  # not due at these steps, as between the logger's iterations
-            backbone=dict(type='ResNet', depth=18, base_channels=16),
-            neck=dict(
-                type='MoCoV2Neck',
-                in_channels=128,
-                hid_channels=128,
-                out_channels=64,
-                with_avg_pool=False,
-            ),
-            head=dict(type='MLSHead', topk=4),
-            memory=dict(type='QueueMemory', length=256, banks=dict(g=128, z=64)),
-        )
-    ).to(device)
+    model = small_mls(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, foreach=True)
     gen = torch.Generator().manual_seed(0)
     batches = [[torch.randn(8, 3, 64, 64, generator=gen).to(device) for _ in '12'] for _ in '12345']
@@ -1131,6 +1241,18 @@ class Smoke:
         )
         return f'MLS R50 224 px, {numbers["workers"]} workers: {summary}', numbers
 
+    def check_two_ranks_one_gpu(self):
+        numbers = self._internal('two_ranks_one_gpu', 240)
+        summary = (
+            f'2 gloo ranks on one GPU: losses within {numbers["loss_max_rel_diff"]:.1e} (rel) of '
+            f'one process each, keys within {numbers["keys_max_abs_diff"]:.1e}, queues '
+            f'{"identical" if numbers["queues_identical"] else "DIFFERENT"}, own rows back '
+            f'{numbers["own_rows_back"]}'
+        )
+        if not numbers['ok']:
+            raise CheckFailed(summary, numbers=numbers)
+        return summary, numbers
+
     def check_nccl_one_gpu(self):
         self.ensure_scenes()
         self.fresh('nccl_one_gpu')
@@ -1322,7 +1444,13 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument('--python', default=sys.executable, help='interpreter for the commands')
     parser.add_argument(
         '--internal',
-        choices=['mmcv_ops', 'no_host_sync', 'bank_peak_memory', 'gpu_views_step'],
+        choices=[
+            'mmcv_ops',
+            'no_host_sync',
+            'bank_peak_memory',
+            'gpu_views_step',
+            'two_ranks_one_gpu',
+        ],
         help=argparse.SUPPRESS,
     )
     return parser.parse_args(argv)
@@ -1343,6 +1471,10 @@ def main(argv: Optional[list] = None) -> int:
     if args.internal == 'gpu_views_step':
         print(json.dumps(gpu_views_numbers('cuda')))
         return 0
+    if args.internal == 'two_ranks_one_gpu':
+        numbers = two_rank_numbers('cuda')
+        print(json.dumps(numbers))
+        return 0 if numbers['ok'] else 1
 
     start = time.monotonic()
     out = Path(args.out).resolve()

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 import torch.distributed as torch_dist
 from mmengine.dist import all_gather, broadcast, get_rank, get_world_size
+from mmengine.dist.utils import get_comm_device
 
 
 def _pack(tensors: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, List[int]]:
@@ -121,14 +122,18 @@ def unshuffle_own_rows(
     recv_counts = mask.sum(dim=1).tolist()
     place = held[mask] - rank * batch
     packed, widths = _pack(tensors)
-    received = packed.new_empty(packed.shape)
+    # On the backend's device, as mmengine's collectives do (gloo: the host, also for CUDA
+    # tensors; NCCL: the GPU).
+    comm = get_comm_device(group)
+    received = torch.empty(packed.shape, dtype=packed.dtype, device=comm)
     torch_dist.all_to_all_single(
         received,
-        packed[send.to(packed.device)],
+        packed[send.to(packed.device)].to(comm),
         output_split_sizes=recv_counts,
         input_split_sizes=send_counts,
         group=group,
     )
+    received = received.to(packed.device)
     own = torch.empty_like(received)
     own[place.to(packed.device)] = received
     return _unpack(own, widths, tensors)
