@@ -321,6 +321,31 @@ def test_svm_tool_refuses_a_wrong_checkpoint_naming_it(repo_root, voc_animals, t
         assert torch.equal(value, state[f'backbone.{key}']), key
 
 
+def test_svm_tool_random_init_is_seeded_and_loads_nothing(repo_root, voc_animals, tmp_path):
+    """CHECKPOINT `random`: the backbone's own init, the same for a seed, other for another,
+    and not the checkpoint's weights (the random-init baseline of the downstream study)."""
+    import importlib.util
+
+    from mmengine.config import Config
+
+    spec = importlib.util.spec_from_file_location(
+        'svm_tool', repo_root / 'tools/benchmarks/svm_voc07.py'
+    )
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    config = tmp_path / 'svm_tiny.py'
+    config.write_text(TINY_CONFIG.format(base=str(repo_root / SVM_CFG), root=str(voc_animals)))
+    cfg = Config.fromfile(str(config))
+    weights = [
+        tool.build_model(cfg, tool.RANDOM_INIT, seed).backbone.state_dict() for seed in (3, 3, 4)
+    ]
+    conv = 'conv1.weight'
+    assert torch.equal(weights[0][conv], weights[1][conv])
+    assert not torch.equal(weights[0][conv], weights[2][conv])
+    state = torch.load(tiny_checkpoint(tmp_path / 'r18.pth'), weights_only=True)['state_dict']
+    assert not torch.equal(weights[0][conv], state[f'backbone.{conv}'])
+
+
 def test_svm_config_reads_as_the_tool_expects(repo_root):
     from mmengine.config import Config
 

@@ -28,11 +28,18 @@ from mmengine.runner import Runner
 from mls_plugin.benchmarks.svm_voc07 import extract_svm_features, svm_voc07
 from mls_plugin.models import set_pretrained  # also registers the project's components
 
+RANDOM_INIT = 'random'
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='classification benchmark config with an `svm` key')
-    parser.add_argument('checkpoint', help='MLS runner checkpoint or backbone file')
+    parser.add_argument(
+        'checkpoint',
+        help=f'MLS runner checkpoint or backbone file; {RANDOM_INIT!r}: the backbone as '
+        'initialised (a random-init baseline, seeded by --seed)',
+    )
+    parser.add_argument('--seed', type=int, default=0, help='torch seed of a random init')
     parser.add_argument('--costs', type=float, nargs='+', help='SVM costs (default: the config)')
     parser.add_argument('--folds', type=int, help='cross-validation folds (default: the config)')
     parser.add_argument('--jobs', type=int, help='classes fitted in parallel, -1: all CPUs')
@@ -49,13 +56,21 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def build_model(cfg: Config, checkpoint: str) -> torch.nn.Module:
-    """The config's model with its backbone loaded from ``checkpoint`` by CheckedPretrained."""
+def build_model(cfg: Config, checkpoint: str, seed: int = 0) -> torch.nn.Module:
+    """The config's model with its backbone loaded from ``checkpoint`` by CheckedPretrained.
+
+    ``checkpoint == RANDOM_INIT`` drops the CheckedPretrained init: the backbone keeps its own
+    initialisation, drawn after ``torch.manual_seed(seed)``.
+    """
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     from mmpretrain.registry import MODELS
 
     model_cfg = copy.deepcopy(cfg.model)
-    set_pretrained(model_cfg, checkpoint)
+    if checkpoint == RANDOM_INIT:
+        model_cfg.backbone.init_cfg = None
+        torch.manual_seed(seed)
+    else:
+        set_pretrained(model_cfg, checkpoint)
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))  # as the Runner does
     model = MODELS.build(model_cfg)
     try:
@@ -85,7 +100,7 @@ def main() -> None:
         args.out
     ):  # mmengine dumps every tensor's init to a log file if there is one, else the console
         MMLogger.get_instance('svm_voc07', log_file=str(Path(args.out).with_suffix('.log')))
-    model = build_model(cfg, args.checkpoint).to(args.device)
+    model = build_model(cfg, args.checkpoint, args.seed).to(args.device)
     start = time.time()
     loaders = {
         s: Runner.build_dataloader(cfg[f'{s}_dataloader'], seed=0) for s in ('train', 'test')
@@ -125,6 +140,7 @@ def main() -> None:
         result.update(
             config=args.config,
             checkpoint=args.checkpoint,
+            seed=args.seed if args.checkpoint == RANDOM_INIT else None,
             protocol=dict(svm, costs=costs, folds=folds),
             num_trainval=len(feats['train'][0]),
             num_test=len(feats['test'][0]),
