@@ -77,6 +77,7 @@ def test_each_positives_variant_changes_only_the_positives(compare, repo_root, c
     from mmengine.config import Config
     from mmpretrain.registry import MODELS
 
+    from mls_plugin.analysis import OracleLabeler
     from mls_plugin.models import NoPositivesLabeler, RandomLabeler, TopKLabeler
 
     argv = sys.argv
@@ -93,7 +94,10 @@ def test_each_positives_variant_changes_only_the_positives(compare, repo_root, c
     base = compare.dataset_config('coco_scenes', args.data_root, args)
     configs = {m: compare.method_config(base, m, 3, args) for m in compare.METHODS}
     labelers = dict(
-        mls=TopKLabeler, random_positives=RandomLabeler, no_positives=NoPositivesLabeler
+        mls=TopKLabeler,
+        random_positives=RandomLabeler,
+        no_positives=NoPositivesLabeler,
+        oracle_positives=OracleLabeler,
     )
     for method, kind in labelers.items():
         head = MODELS.build(Config(configs[method].model.head).to_dict())
@@ -102,6 +106,7 @@ def test_each_positives_variant_changes_only_the_positives(compare, repo_root, c
     hooks = {m: [h['type'] for h in c.custom_hooks] for m, c in configs.items()}
     assert 'OraclePseudoLabelHook' in hooks['oracle_positives']
     assert 'PseudoLabelPrecisionHook' not in hooks['oracle_positives']
+    assert 'mls_plugin.analysis' in configs['oracle_positives'].custom_imports['imports']
     assert configs['infonce'].model.head.loss_ml is None
     assert 'BCEWarmupHook' not in hooks['infonce']
     # Everything else is the same: model (but the head's labeler), data, schedule, seed.

@@ -9,15 +9,16 @@ import torch.nn.functional as F
 from mmpretrain.structures import DataSample
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from mls_plugin.analysis import OraclePseudoLabelHook
 from mls_plugin.benchmarks.linear_probe import fit_linear_probe
-from mls_plugin.engine import OraclePseudoLabelHook, PseudoLabelPrecisionHook
+from mls_plugin.engine import PseudoLabelPrecisionHook
 from mls_plugin.evaluation import (
     extract_features,
     knn_multilabel_scores,
     multilabel_map,
     pseudo_label_counts,
 )
-from mls_plugin.models import MLSHead, QueueMemory
+from mls_plugin.models import MLSHead, QueueMemory, TopKLabeler
 
 # Five images over three categories: 0 {a}, 1 {a, b}, 2 {b}, 3 {c}, 4 {} (no object).
 LABELS = torch.tensor([[1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]])
@@ -92,14 +93,18 @@ def test_head_records_pseudo_labels_with_bce_off():
     memory = QueueMemory(length=16, banks=dict(g=6, z=8))
     memory.enqueue(g=queue_g, z=queue_z)
     head = MLSHead(loss_ml=None, topk=3)
+    calls, forward = [], head.labeler.forward
+    head.labeler.forward = lambda scores, k: calls.append(k) or forward(scores, k)
     plain = head.loss(z1, z2, g1, memory)
-    assert head.last_pseudo_labels is None
-    head.record_pseudo_labels = True
+    assert not calls  # nobody observes: the BCE-off head ranks nothing, records nothing
+    seen = []
+    handle = head.labeler.observe(seen.append)
     recorded = head.loss(z1, z2, g1, memory)
+    handle.remove()
     assert set(recorded) == {'loss_nce'}
     torch.testing.assert_close(recorded['loss_nce'], plain['loss_nce'])
     expected = (F.normalize(g1, dim=1) @ queue_g.t()).topk(3, dim=1).indices
-    assert torch.equal(head.last_pseudo_labels.sort(dim=1).values, expected.sort(dim=1).values)
+    assert torch.equal(seen[-1].sort(dim=1).values, expected.sort(dim=1).values)
 
 
 def test_head_takes_pseudo_positives_among_the_candidates_only():
@@ -109,19 +114,20 @@ def test_head_takes_pseudo_positives_among_the_candidates_only():
     queue_g = F.normalize(torch.randn(12, 6, generator=gen), dim=1)
     memory = QueueMemory(length=12, banks=dict(g=6, z=8))
     memory.enqueue(g=queue_g, z=F.normalize(torch.randn(12, 8, generator=gen), dim=1))
-    head = MLSHead(topk=2)
-    head.record_pseudo_labels = True
+    head = MLSHead(topk=2, labeler=dict(type='OracleLabeler'))
+    seen = []
+    head.labeler.observe(seen.append)
     candidates = torch.rand(3, 12, generator=gen) < 0.4
     candidates[:, :2] = True  # at least k per row
-    head.pseudo_label_candidates = candidates
+    head.labeler.candidates = candidates
     losses = head.loss(z1, z2, g1, memory)
     scores = F.normalize(g1, dim=1) @ queue_g.t()
     for row in range(3):
         allowed = candidates[row].nonzero().flatten().tolist()
         expected = sorted(allowed, key=lambda slot: -float(scores[row, slot]))[:2]
-        assert sorted(head.last_pseudo_labels[row].tolist()) == sorted(expected)
+        assert sorted(seen[-1][row].tolist()) == sorted(expected)
     # Only the choice of positives changes: the InfoNCE term is the unmasked head's.
-    head.pseudo_label_candidates = None
+    head.labeler = TopKLabeler()
     plain = head.loss(z1, z2, g1, memory)
     torch.testing.assert_close(losses['loss_nce'], plain['loss_nce'])
     assert not torch.equal(losses['loss_ml'], plain['loss_ml'])
@@ -145,7 +151,7 @@ def coco_of_labels(tmp_path):
 def test_oracle_hook_offers_the_entries_that_share_a_category(tmp_path):
     ann_file = coco_of_labels(tmp_path)
     memory = QueueMemory(length=4, banks=dict(g=2, z=2))
-    head = MLSHead(topk=1)
+    head = MLSHead(topk=1, labeler=dict(type='OracleLabeler'))
     runner = SimpleNamespace(
         model=SimpleNamespace(memory=memory, head=head),
         iter=0,
@@ -164,21 +170,26 @@ def test_oracle_hook_offers_the_entries_that_share_a_category(tmp_path):
         )
 
     hook.before_train_iter(runner, 0, samples([1, 3]))
-    assert not head.pseudo_label_candidates.any()  # no slot written yet
-    head.last_pseudo_labels = torch.zeros(2, 1, dtype=torch.long)
+    assert not head.labeler.candidates.any()  # no slot written yet
+    hook._keep(torch.zeros(2, 1, dtype=torch.long))  # the labeler's output, as observed
     memory.enqueue(g=torch.randn(2, 2), z=torch.randn(2, 2))
     hook.after_train_iter(runner, 0, samples([0, 2]))  # queue: 0 2 . .
     memory.enqueue(g=torch.randn(2, 2), z=torch.randn(2, 2))
     hook.after_train_iter(runner, 1, samples([3, 4]))  # queue: 0 2 3 4
     hook.before_train_iter(runner, 2, samples([1, 3, 4]))
     # Image 1 {a, b} shares with 0 {a} and 2 {b}; 3 {c} with itself; 4 {} with nothing.
-    assert head.pseudo_label_candidates.tolist() == [
+    assert head.labeler.candidates.tolist() == [
         [True, True, False, False],
         [False, False, True, False],
         [False, False, False, False],
     ]
     hook.after_train(runner)
-    assert head.pseudo_label_candidates is None
+    assert head.labeler.candidates is None
+    assert not head.labeler.observed
+    with pytest.raises(TypeError, match='OracleLabeler'):  # the labeler must be the oracle's
+        OraclePseudoLabelHook().before_train(
+            SimpleNamespace(model=SimpleNamespace(memory=memory, head=MLSHead(topk=1)))
+        )
 
 
 class CountHostReads(TorchDispatchMode):
@@ -215,13 +226,13 @@ def test_precision_hook_mirrors_the_queue(tmp_path):
     )
     hook = PseudoLabelPrecisionHook(interval=3)
     hook.before_train(runner)
-    assert head.record_pseudo_labels
+    assert head.labeler.observed
 
     def step(image_ids, pos_index):
         samples = [
             DataSample(metainfo=dict(img_path=str(tmp_path / f'{i}.jpg'))) for i in image_ids
         ]
-        head.last_pseudo_labels = torch.tensor(pos_index)
+        hook._keep(torch.tensor(pos_index))  # the labeler's output, as observed
         memory.enqueue(g=torch.randn(2, 2), z=torch.randn(2, 2))
         hook.after_train_iter(runner, 0, dict(data_samples=samples))
         runner.iter += 1
@@ -356,3 +367,12 @@ def test_features_under_ddp_are_gathered_in_dataset_order_without_a_shared_folde
     assert torch.equal(rank0['labels'], single_labels)
     assert rank1['feats'].numel() == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ['rank0.pth', 'rank1.pth']
+
+
+def test_pool_backbone_pools_a_map_and_refuses_tokens():
+    from mls_plugin.evaluation import pool_backbone
+
+    img = torch.randn(2, 3, 4, 5)
+    torch.testing.assert_close(pool_backbone(lambda x: (x,), img), img.mean(dim=(2, 3)))
+    with pytest.raises(ValueError, match="out_type='featmap'"):
+        pool_backbone(lambda x: (x.flatten(2),), img)

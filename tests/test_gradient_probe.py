@@ -30,12 +30,13 @@ def test_bce_parts_sum_to_the_bce_and_the_pull_has_its_closed_form_gradient(prob
         z=F.normalize(torch.randn(D, 8, generator=gen, dtype=torch.float64), dim=1),
     )
     head = MLSHead(topk=k, temperature=tau)
-    head.record_pseudo_labels = True
-    head.loss_ml_scale = 0.7  # a warm-up's factor counts in both parts
+    seen = []
+    head.labeler.observe(seen.append)
+    head.loss_ml.loss_weight = lam * 0.7  # a warm-up's factor counts in both parts
     z1.requires_grad_()
     g1 = torch.randn(B, 6, generator=gen, dtype=torch.float64)
     losses = head.loss(z1, z1.detach(), g1, memory)
-    parts = probe_module.bce_parts(head, z1, memory)
+    parts = probe_module.bce_parts(head, z1, memory, seen[-1])
     assert set(parts) == {'loss_ml.positive', 'loss_ml.negative'}
     assert float(sum(parts.values())) == pytest.approx(float(losses['loss_ml']), rel=1e-12)
 
@@ -45,7 +46,7 @@ def test_bce_parts_sum_to_the_bce_and_the_pull_has_its_closed_form_gradient(prob
     c = lam * 0.7 / (B * D)
     expected = torch.zeros(B, 8, dtype=torch.float64)
     for b in range(B):
-        for slot in head.last_pseudo_labels[b].tolist():
+        for slot in seen[-1][b].tolist():
             p = float(z1[b] @ queue[slot]) / tau
             expected[b] -= (
                 c * torch.sigmoid(torch.tensor(-p, dtype=torch.float64)) * queue[slot] / tau
@@ -61,6 +62,7 @@ def test_bce_parts_are_none_without_the_two_part_bce(probe_module):
         MLSHead(topk=1, loss_ml=None),
         MLSHead(topk=1, loss_ml=dict(type='MultiLabelBCELoss', positive_only=True)),
     ):
-        head.record_pseudo_labels = True
+        seen = []
+        head.labeler.observe(seen.append)
         head.loss(z1, z1, torch.randn(2, 2), memory)
-        assert probe_module.bce_parts(head, z1, memory) is None
+        assert probe_module.bce_parts(head, z1, memory, seen[-1]) is None

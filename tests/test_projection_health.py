@@ -86,9 +86,13 @@ def test_bce_warmup_ramps_the_bce_weight_in_epochs():
     for it in (0, 9, 10, 15, 20, 29, 30, 500):
         runner.iter = it
         hook.before_train_iter(runner, batch_idx=0)
-        seen[it] = head.loss_ml_scale
+        seen[it] = head.loss_ml.loss_weight / 0.5  # the factor on the configured weight
     assert seen == {0: 0.0, 9: 0.0, 10: 0.0, 15: 0.25, 20: 0.5, 29: 0.95, 30: 1.0, 500: 1.0}
     assert scalars['train/ml_scale'] == 1.0
+    runner.iter = 0
+    hook.before_train_iter(runner, batch_idx=0)
+    hook.after_train(runner)
+    assert head.loss_ml.loss_weight == 0.5  # the configured weight is back
 
 
 def test_bce_warmup_hard_switch_and_errors():
@@ -111,7 +115,7 @@ def test_scaled_bce_gradient_is_the_scaled_gradient():
     head = MLSHead(topk=3)
 
     def grad_of_bce(scale):
-        head.loss_ml_scale = scale
+        head.loss_ml.loss_weight = 0.5 * scale  # what BCEWarmupHook writes
         query = z1.clone().requires_grad_()
         losses = head.loss(query, z2, g1, memory)
         (grad,) = torch.autograd.grad(losses['loss_ml'], query)

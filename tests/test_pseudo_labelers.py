@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mls_plugin.analysis import OracleLabeler
 from mls_plugin.models import MLSHead, NoPositivesLabeler, QueueMemory, RandomLabeler, TopKLabeler
 
 B, D, K, TAU = 5, 40, 4, 0.2
@@ -74,10 +75,11 @@ def test_no_positives_labeler_gives_the_bce_push_alone():
 def test_random_positives_change_the_bce_not_infonce():
     z1, z2, g1, memory, queue_z, _ = batch()
     head = MLSHead(topk=K, temperature=TAU, labeler=dict(type='RandomLabeler'))
-    head.record_pseudo_labels = True
+    seen = []
+    head.labeler.observe(seen.append)
     torch.manual_seed(1)
     losses = head.loss(z1, z2, g1, memory)
-    positives = [set(row.tolist()) for row in head.last_pseudo_labels]
+    positives = [set(row.tolist()) for row in seen[-1]]
     logits = z1 @ queue_z.t() / TAU
     assert losses['loss_ml'].item() == pytest.approx(
         0.5 * bce_reference(logits, positives), rel=1e-10
@@ -91,18 +93,22 @@ def test_candidates_give_at_most_k_positives(dense):
     """The oracle's rule: the top-k among the allowed entries, fewer where fewer are allowed."""
     z1, z2, g1, memory, queue_z, queue_g = batch(seed=2)
     loss_ml = (
-        dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=0.5)
+        dict(
+            type='DenseTargetLoss',
+            loss=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=0.5),
+        )
         if dense
         else dict(type='MultiLabelBCELoss', loss_weight=0.5)
     )
-    head = MLSHead(topk=K, temperature=TAU, loss_ml=loss_ml)
+    head = MLSHead(topk=K, temperature=TAU, loss_ml=loss_ml, labeler=dict(type='OracleLabeler'))
+    assert isinstance(head.labeler, OracleLabeler)
     allowed = torch.zeros(B, D, dtype=torch.bool)
     allowed[0, [3, 7, 11, 19, 23, 31]] = True  # more than k: the best k by score
     allowed[1, [5]] = True  # one: one positive, not k
     allowed[2, [2, 9]] = True
     # row 3: none allowed, no positive; row 4: all allowed, the plain top-k
     allowed[4] = True
-    head.pseudo_label_candidates = allowed
+    head.labeler.candidates = allowed
     losses = head.loss(z1, z2, g1, memory)
     scores = F.normalize(g1, dim=1) @ queue_g.t()
     positives = []

@@ -5,6 +5,8 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 
+from ..models import BaseLabeler, TopKLabeler
+
 
 def rank_queue(
     queries: torch.Tensor,
@@ -12,8 +14,9 @@ def rank_queue(
     k: int,
     query_ids: Optional[torch.Tensor] = None,
     queue_ids: Optional[torch.Tensor] = None,
+    labeler: Optional[BaseLabeler] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """The ``k`` queue entries of highest cosine similarity to each query.
+    """The ``k`` queue entries a pseudo-labeler picks by cosine similarity to each query.
 
     With ``query_ids`` and ``queue_ids`` (which image each row is), a query's
     own image is never among its entries: its other view scores high for
@@ -27,6 +30,9 @@ def rank_queue(
             Defaults to None.
         queue_ids (Tensor, optional): ``(D,)`` image ids of the queue slots.
             Defaults to None.
+        labeler (BaseLabeler, optional): The rule, e.g. a model's
+            ``head.labeler``. Defaults to None: :class:`TopKLabeler`, the
+            ``k`` most similar entries.
 
     Returns:
         tuple[Tensor, Tensor]: ``(B, k)`` cosine scores, highest first, and
@@ -43,7 +49,9 @@ def rank_queue(
         scores[query_ids[:, None] == queue_ids[None, :]] = float('-inf')
     if k > scores.shape[1]:
         raise ValueError(f'rank_queue: k={k} but the queue has {scores.shape[1]} entries')
-    top_scores, slots = scores.topk(k, dim=1)
+    slots = (labeler or TopKLabeler())(scores, k)
+    top_scores, order = scores.gather(1, slots).sort(dim=1, descending=True)
+    slots = slots.gather(1, order)
     if torch.isinf(top_scores).any():
         raise ValueError(
             f'rank_queue: a query has fewer than k={k} queue entries besides its own image'

@@ -1,7 +1,6 @@
 from .hooks import (
     BCEWarmupHook,
     KNNMultiLabelHook,
-    OraclePseudoLabelHook,
     PreciseBNIterHook,
     PseudoLabelPrecisionHook,
     SkippedImagesHook,
@@ -10,7 +9,6 @@ from .hooks import (
 __all__ = [
     'BCEWarmupHook',
     'KNNMultiLabelHook',
-    'OraclePseudoLabelHook',
     'PreciseBNIterHook',
     'PseudoLabelPrecisionHook',
     'SkippedImagesHook',

@@ -1,6 +1,6 @@
 """Measurements of what a pretrained representation has learned."""
 
-from .features import encode_batches, extract_features
+from .features import encode_batches, extract_features, pool_backbone
 from .knn import knn_multilabel_scores
 from .multilabel_map import evaluated_classes, multilabel_map
 from .pseudo_label_precision import PseudoLabelCounts, pseudo_label_counts, shared_categories
@@ -12,6 +12,7 @@ __all__ = [
     'extract_features',
     'knn_multilabel_scores',
     'multilabel_map',
+    'pool_backbone',
     'pseudo_label_counts',
     'shared_categories',
 ]

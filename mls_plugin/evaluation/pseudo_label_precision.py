@@ -77,7 +77,8 @@ def pseudo_label_counts(
         queue_ids (Tensor): ``(D,)`` image of each queue slot; -1 for a slot
             whose image is unknown (not written since the count started).
         pos_index (Tensor): ``(B, k)`` queue slots of each query's
-            pseudo-positives (``MLSHead.last_pseudo_labels``).
+            pseudo-positives (a labeler's output; ``-1`` pads a row with
+            fewer, and is no pair).
 
     Returns:
         PseudoLabelCounts: Queries that are unknown or have no category are
@@ -99,10 +100,12 @@ def pseudo_label_counts(
     shares = shared_categories(labels, query_ids, queue_ids)  # (B', D)
     same = queue_ids[None, :] == query_ids[:, None]
     scored = slot_known[None, :] & ~same
+    valid = pos_index >= 0
+    pos_index = pos_index.clamp(min=0)
     return PseudoLabelCounts(
-        hits=float((shares & scored).gather(1, pos_index).sum()),
-        pairs=float(scored.gather(1, pos_index).sum()),
+        hits=float(((shares & scored).gather(1, pos_index) & valid).sum()),
+        pairs=float((scored.gather(1, pos_index) & valid).sum()),
         random_hits=float((shares & scored).sum()),
         random_pairs=float(scored.sum()),
-        self_pairs=float(same.gather(1, pos_index).sum()),
+        self_pairs=float((same.gather(1, pos_index) & valid).sum()),
     )

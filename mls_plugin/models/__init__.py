@@ -1,8 +1,8 @@
 from .algorithms import MLS, DenseCLMLS
 from .data_preprocessors import MoCoV2TwoViewPreprocessor
 from .heads import MLSHead
-from .labelers import NoPositivesLabeler, RandomLabeler, TopKLabeler
-from .losses import MultiLabelBCELoss
+from .labelers import BaseLabeler, NoPositivesLabeler, RandomLabeler, TopKLabeler
+from .losses import DenseTargetLoss, MultiLabelBCELoss
 from .memories import QueueMemory
 from .utils import CheckedPretrainedInit, load_backbone_state, set_pretrained
 
@@ -11,9 +11,11 @@ __all__ = [
     'DenseCLMLS',
     'MLSHead',
     'MoCoV2TwoViewPreprocessor',
+    'BaseLabeler',
     'TopKLabeler',
     'RandomLabeler',
     'NoPositivesLabeler',
+    'DenseTargetLoss',
     'MultiLabelBCELoss',
     'QueueMemory',
     'CheckedPretrainedInit',

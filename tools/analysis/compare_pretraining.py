@@ -93,7 +93,9 @@ METHODS = (
 )
 # MLS with another pseudo-labeler: the head's `labeler` config of each.
 LABELERS = dict(
-    random_positives=dict(type='RandomLabeler'), no_positives=dict(type='NoPositivesLabeler')
+    random_positives=dict(type='RandomLabeler'),
+    no_positives=dict(type='NoPositivesLabeler'),
+    oracle_positives=dict(type='OracleLabeler'),  # from the lab, fed by OraclePseudoLabelHook
 )
 METHOD_NAMES = dict(
     mls='MLS',
@@ -191,7 +193,7 @@ def method_config(base: Config, method: str, seed: int, args: argparse.Namespace
     """``base`` for one method: only the loss (and its positives) differ between methods."""
     cfg = copy.deepcopy(base)
     cfg.randomness = dict(seed=seed)
-    if method in ('mls', 'oracle_positives', *LABELERS):
+    if method in ('mls', *LABELERS):
         cfg.merge_from_dict(args.mls_options)
         if args.bce_warmup:
             begin, end = args.bce_warmup
@@ -199,7 +201,11 @@ def method_config(base: Config, method: str, seed: int, args: argparse.Namespace
             cfg.custom_hooks.append(dict(type='BCEWarmupHook', begin=begin, end=end))
         if method in LABELERS:
             cfg.model.head.labeler = LABELERS[method]
-        elif method == 'oracle_positives':  # the precision hook, which also feeds the head
+        if method == 'oracle_positives':  # the precision hook, which also feeds the labeler
+            imports = cfg.get('custom_imports', {}).get('imports', [])
+            cfg.custom_imports = dict(
+                imports=[*imports, 'mls_plugin.analysis'], allow_failed_imports=False
+            )
             for hook in cfg.custom_hooks:
                 if hook['type'] == 'PseudoLabelPrecisionHook':
                     hook['type'] = 'OraclePseudoLabelHook'

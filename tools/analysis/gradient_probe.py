@@ -64,12 +64,15 @@ def term_stats(
     )
 
 
-def bce_parts(head, z1: torch.Tensor, memory) -> Optional[Dict[str, torch.Tensor]]:
+def bce_parts(
+    head, z1: torch.Tensor, memory, pos_index: Optional[torch.Tensor]
+) -> Optional[Dict[str, torch.Tensor]]:
     """The weighted BCE of ``head`` as its positive and negative parts (they sum to it).
 
     With ``s`` the sigmoid, ``-log s(p) = softplus(-p)`` on the ``k`` pseudo-positives and
     ``-log(1 - s(p)) = softplus(p)`` on the other entries, both over ``B x D`` as Eq. 9. Needs
-    the head's pseudo-labels of the same call (``record_pseudo_labels``). None where the head's
+    the head's pseudo-labels of the same call, ``pos_index`` (observed on its labeler, see
+    :meth:`BaseLabeler.observe`). None where the head's
     BCE is not the paper's two-part one on ``z`` logits.
     """
     loss = head.loss_ml
@@ -77,12 +80,12 @@ def bce_parts(head, z1: torch.Tensor, memory) -> Optional[Dict[str, torch.Tensor
         not isinstance(loss, MultiLabelBCELoss)
         or loss.positive_only
         or head.logit_source != 'z'
-        or head.last_pseudo_labels is None
+        or pos_index is None
     ):
         return None
     logits = memory.similarity('z', z1 / head.temperature)
-    positive = torch.zeros_like(logits, dtype=torch.bool).scatter_(1, head.last_pseudo_labels, True)
-    weight = loss.loss_weight * head.loss_ml_scale / logits.numel()
+    positive = torch.zeros_like(logits, dtype=torch.bool).scatter_(1, pos_index, True)
+    weight = loss.loss_weight / logits.numel()
     return {
         'loss_ml.positive': weight * F.softplus(-logits[positive]).sum(),
         'loss_ml.negative': weight * F.softplus(logits[~positive]).sum(),
@@ -94,7 +97,8 @@ def probe(cfg: Config, checkpoint: str, batches: int) -> Dict[str, Dict[str, flo
     model.train()  # batch statistics in BN, as in training; nothing is updated
     loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
     queue_mean = model.memory.bank('z').float().mean(dim=0)
-    model.head.record_pseudo_labels = True
+    positives = []
+    model.head.labeler.observe(positives.append)
     stats: Dict[str, List[Dict[str, float]]] = {}
     for i, data in enumerate(loader):
         if i == batches:
@@ -106,7 +110,7 @@ def probe(cfg: Config, checkpoint: str, batches: int) -> Dict[str, Dict[str, flo
             _, z2 = model.encode(views[1], 'key')
         z1 = z1.detach().requires_grad_()
         losses = model.head.loss(z1, z2, g1, model.memory)
-        losses.update(bce_parts(model.head, z1, model.memory) or {})
+        losses.update(bce_parts(model.head, z1, model.memory, positives[-1]) or {})
         grads = {
             name: torch.autograd.grad(value, z1, retain_graph=True)[0]
             for name, value in losses.items()

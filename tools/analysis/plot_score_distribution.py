@@ -62,7 +62,7 @@ def main() -> None:
     queue_g, queue_z = model.memory.bank('g'), model.memory.bank('z')
     scores = dict(g=F.normalize(g1, dim=1) @ queue_g.float().t(), z=z1 @ queue_z.float().t())
     k = model.head.topk
-    top = scores['g'].topk(k, dim=1).indices  # the pseudo-positives, as training ranks them
+    top = model.head.labeler(scores['g'], k)  # the pseudo-positives, as training picks them
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for ax, (name, title) in zip(

@@ -39,6 +39,7 @@ from mls_plugin.evaluation import (
     extract_features,
     knn_multilabel_scores,
     multilabel_map,
+    pool_backbone,
     pseudo_label_counts,
 )
 
@@ -165,7 +166,7 @@ def main(argv=None) -> dict:
         x = images[idx]
         flip = torch.rand(batch, generator=generator) < 0.5
         x[flip] = x[flip].flip(3)
-        g = F.adaptive_avg_pool2d(model.backbone(x)[-1], 1).flatten(1)
+        g = pool_backbone(model.backbone, x)
         loss = F.binary_cross_entropy_with_logits(head(g), labels[idx])
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f'supervised_ceiling: loss {loss.item()} at step {step}')

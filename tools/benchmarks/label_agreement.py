@@ -16,7 +16,7 @@ import json
 
 import torch
 
-from mls_plugin.models import QueueMemory
+from mls_plugin.models import QueueMemory, TopKLabeler
 
 
 def load_bank(checkpoint: str) -> torch.Tensor:
@@ -40,7 +40,7 @@ def load_bank(checkpoint: str) -> torch.Tensor:
 def topk_without_self(memory: QueueMemory, queries: torch.Tensor, start: int, k: int):
     scores = memory.similarity('g', queries).float()
     scores[torch.arange(len(queries)), torch.arange(start, start + len(queries))] = -float('inf')
-    return scores.topk(k, dim=1).indices
+    return TopKLabeler()(scores, k)  # the pseudo-labels' rule, as training applies it
 
 
 def agreement(bank: torch.Tensor, dtype: str, ks, batch: int = 256) -> dict:

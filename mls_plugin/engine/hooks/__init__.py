@@ -1,6 +1,5 @@
 from .bce_warmup_hook import BCEWarmupHook
 from .knn_monitor_hook import KNNMultiLabelHook
-from .oracle_pseudo_label_hook import OraclePseudoLabelHook
 from .precise_bn_hook import PreciseBNIterHook
 from .pseudo_label_precision_hook import PseudoLabelPrecisionHook
 from .skipped_images_hook import SkippedImagesHook
@@ -8,7 +7,6 @@ from .skipped_images_hook import SkippedImagesHook
 __all__ = [
     'BCEWarmupHook',
     'KNNMultiLabelHook',
-    'OraclePseudoLabelHook',
     'PreciseBNIterHook',
     'PseudoLabelPrecisionHook',
     'SkippedImagesHook',

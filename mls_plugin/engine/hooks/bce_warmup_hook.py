@@ -16,9 +16,11 @@ class BCEWarmupHook(Hook):
     epochs, then add the BCE. Before ``begin`` the BCE weight is 0 (MoCo-v2
     alone); between ``begin`` and ``end`` it grows linearly; from ``end`` on
     it is ``loss_ml.loss_weight`` (lambda of Eq. 10). ``begin == end`` is the
-    paper's hard switch. The factor is written to ``MLSHead.loss_ml_scale``
-    before every iteration, from the runner's iteration count, so a resumed
-    run continues the ramp where it was, and it is logged as ``ml_scale``.
+    paper's hard switch. Before every iteration the head's
+    ``loss_ml.loss_weight`` is set to the configured weight times the factor,
+    from the runner's iteration count, so a resumed run continues the ramp
+    where it was; the factor is logged as ``ml_scale``. The configured weight
+    is restored after training.
 
     Args:
         end (int): Where the BCE reaches its full weight, in epochs
@@ -40,6 +42,7 @@ class BCEWarmupHook(Hook):
         self.end = end
         self.by_epoch = by_epoch
         self._iters: Optional[tuple] = None
+        self._weight: Optional[float] = None
 
     def before_train(self, runner) -> None:
         head = self._head(runner)
@@ -50,11 +53,15 @@ class BCEWarmupHook(Hook):
             )
         scale = len(runner.train_dataloader) if self.by_epoch else 1
         self._iters = (self.begin * scale, self.end * scale)
+        self._weight = head.loss_ml.loss_weight
 
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         factor = self.factor(runner.iter)
-        self._head(runner).loss_ml_scale = factor
+        self._head(runner).loss_ml.loss_weight = self._weight * factor
         runner.message_hub.update_scalar('train/ml_scale', factor)
+
+    def after_train(self, runner) -> None:
+        self._head(runner).loss_ml.loss_weight = self._weight
 
     def factor(self, iteration: int) -> float:
         """The BCE weight factor at ``iteration`` (0-based), in [0, 1]."""
@@ -69,7 +76,7 @@ class BCEWarmupHook(Hook):
     def _head(runner):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         head = getattr(model, 'head', None)
-        if not hasattr(head, 'loss_ml_scale'):
+        if not (hasattr(head, 'loss_ml') and hasattr(head, 'labeler')):
             raise TypeError(
                 f'BCEWarmupHook needs an MLS model with an MLSHead, got {type(model).__name__}'
             )

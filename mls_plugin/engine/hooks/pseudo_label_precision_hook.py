@@ -18,8 +18,9 @@ class PseudoLabelPrecisionHook(Hook):
     """Measure the top-k pseudo-labels of MLS against ground-truth categories.
 
     Every ``interval`` iterations the pseudo-positives of the current batch
-    (``MLSHead.last_pseudo_labels``, the ``k`` queue entries nearest to each
-    query in backbone space) are compared with the categories of the images
+    (what the head's labeler gives, observed by
+    :meth:`BaseLabeler.observe`: the ``k`` queue entries nearest to each query in
+    backbone space) are compared with the categories of the images
     they come from. Two scalars go to the visualizer backends (``scalars.json``,
     TensorBoard, ...) and to the log:
 
@@ -70,11 +71,13 @@ class PseudoLabelPrecisionHook(Hook):
         self._label_index: Dict[str, int] = {}
         self._labels: Optional[torch.Tensor] = None
         self._slot_ids: Optional[torch.Tensor] = None
+        self._positives: Optional[torch.Tensor] = None
+        self._observer = None
 
     @staticmethod
     def _mls(runner):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        if not (hasattr(model, 'memory') and hasattr(model.head, 'record_pseudo_labels')):
+        if not (hasattr(model, 'memory') and hasattr(model.head, 'labeler')):
             raise TypeError(
                 'PseudoLabelPrecisionHook needs an MLS model (a `memory` and an MLSHead), got '
                 f'{type(model).__name__}'
@@ -110,7 +113,15 @@ class PseudoLabelPrecisionHook(Hook):
         self._labels[:, [classes.index(name) for name in self.exclude_classes]] = 0.0
         if self._slot_ids is None or self._slot_ids.numel() != model.memory.length:
             self._slot_ids = torch.full((model.memory.length,), -1, dtype=torch.long)
-        model.head.record_pseudo_labels = True
+        self._observer = model.head.labeler.observe(self._keep)
+
+    def _keep(self, positives: torch.Tensor) -> None:
+        self._positives = positives
+
+    def after_train(self, runner) -> None:
+        if self._observer is not None:
+            self._observer.remove()
+            self._observer = None
 
     def after_train_iter(
         self, runner, batch_idx: int, data_batch: Optional[dict] = None, outputs=None
@@ -131,7 +142,7 @@ class PseudoLabelPrecisionHook(Hook):
         self._slot_ids[start : start + written.numel()] = written
 
     def _measure(self, runner, model, ids: torch.Tensor) -> None:
-        pos_index = model.head.last_pseudo_labels
+        pos_index = self._positives
         if pos_index is None:
             return
         counts = pseudo_label_counts(self._labels, ids, self._slot_ids, pos_index.cpu())

@@ -7,7 +7,6 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..losses import MultiLabelBCELoss
 from ..memories import QueueMemory
 
 _SOURCES = ('g', 'z')
@@ -33,11 +32,12 @@ class MLSHead(BaseModule):
     Args:
         loss_nce (dict): Config of the InfoNCE loss, a softmax cross-entropy.
             Defaults to ``dict(type='CrossEntropyLoss')``.
-        loss_ml (dict, optional): Config of the multi-label loss. A
-            :class:`MultiLabelBCELoss` gets the top-k indices; any other loss
-            (e.g. ``CrossEntropyLoss(use_sigmoid=True)``) a dense multi-hot
-            target. None turns the BCE term off, which is the MoCo-v2
-            baseline. Defaults to
+        loss_ml (dict, optional): Config of the multi-label loss, called as
+            ``loss_ml(logits, pos_index=...)`` with the labeler's positives:
+            :class:`MultiLabelBCELoss`, or a loss on a dense target wrapped in
+            :class:`DenseTargetLoss`. None turns the BCE term off, which is the
+            MoCo-v2 baseline. Its ``loss_weight`` is lambda of Eq. 10
+            (:class:`BCEWarmupHook` ramps it). Defaults to
             ``dict(type='MultiLabelBCELoss', loss_weight=0.5)``.
         temperature (float): ``tau`` for both losses. Defaults to 0.2.
         topk (int): Number ``k`` of pseudo-positives per query. Defaults to 20.
@@ -48,7 +48,9 @@ class MLSHead(BaseModule):
             ``'z'`` (the paper) or ``'g'``. Table 7. Defaults to 'z'.
         labeler (dict): Config of the pseudo-labeler that turns the ranking
             scores into the positives' indices (:mod:`..labelers`). Defaults
-            to ``dict(type='TopKLabeler')``, the paper's Eq. 7.
+            to ``dict(type='TopKLabeler')``, the paper's Eq. 7. With the BCE
+            off, the queue is still ranked while a measurement observes the
+            labeler (:meth:`BaseLabeler.observe`).
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -78,17 +80,6 @@ class MLSHead(BaseModule):
         self.label_source = label_source
         self.logit_source = logit_source
         self.labeler = MODELS.build(labeler)
-        # Set by PseudoLabelPrecisionHook: keep each call's top-k slots (also
-        # with the BCE off, to measure what the baseline's features would pick).
-        self.record_pseudo_labels = False
-        self.last_pseudo_labels: Optional[torch.Tensor] = None
-        # Set by BCEWarmupHook: a factor on top of `loss_ml.loss_weight` that ramps the BCE
-        # in after InfoNCE has had a start (paper Sec. 3.3); 1 keeps the paper's Eq. 10.
-        self.loss_ml_scale = 1.0
-        # Set by OraclePseudoLabelHook (a diagnosis): a (B, D) bool mask of the queue entries
-        # the next call may take its pseudo-positives from (at most k of them, fewer where
-        # fewer are allowed); None ranks the whole queue.
-        self.pseudo_label_candidates: Optional[torch.Tensor] = None
 
     def loss(
         self,
@@ -112,7 +103,8 @@ class MLSHead(BaseModule):
             dict[str, Tensor]: ``loss_nce`` and, unless the BCE is off,
             ``loss_ml``.
         """
-        if (self.loss_ml is not None or self.record_pseudo_labels) and self.topk >= memory.length:
+        labels_wanted = self.loss_ml is not None or self.labeler.observed
+        if labels_wanted and self.topk >= memory.length:
             raise ValueError(
                 f'MLSHead: `topk` ({self.topk}) must be smaller than the queue length '
                 f'({memory.length})'
@@ -125,7 +117,7 @@ class MLSHead(BaseModule):
         nce_logits = torch.cat([l_pos, l_queue], dim=1)
         nce_target = torch.zeros(z1.shape[0], dtype=torch.long, device=z1.device)
         losses = dict(loss_nce=self.loss_nce(nce_logits, nce_target))
-        if self.loss_ml is None and not self.record_pseudo_labels:
+        if not labels_wanted:
             return losses
 
         g1 = F.normalize(g1, dim=1)
@@ -138,26 +130,12 @@ class MLSHead(BaseModule):
                 scores = l_queue  # the same order as z1 Q_z^T (tau > 0)
             else:  # a 16-bit product under autocast: rank a float32 one
                 scores = memory.similarity('z', z1.detach().float())
-            pos_valid = None
-            if self.pseudo_label_candidates is not None:
-                allowed = self.pseudo_label_candidates.to(scores.device)
-                scores = scores.masked_fill(~allowed, float('-inf'))
             pos_index = self.labeler(scores, self.topk)
-            if self.pseudo_label_candidates is not None:
-                pos_valid = allowed.gather(1, pos_index)
-        if self.record_pseudo_labels:
-            self.last_pseudo_labels = pos_index
         if self.loss_ml is None:
             return losses
         if self.logit_source == 'z':
             ml_logits = l_queue
         else:
             ml_logits = memory.similarity('g', g1 / self.temperature)
-        if isinstance(self.loss_ml, MultiLabelBCELoss):
-            loss_ml = self.loss_ml(ml_logits, pos_index=pos_index, pos_valid=pos_valid)
-        else:  # any loss on a dense target, e.g. CrossEntropyLoss(use_sigmoid=True)
-            values = 1.0 if pos_valid is None else pos_valid.to(ml_logits.dtype)
-            target = torch.zeros_like(ml_logits).scatter_(1, pos_index, values)
-            loss_ml = self.loss_ml(ml_logits, target)
-        losses['loss_ml'] = self.loss_ml_scale * loss_ml
+        losses['loss_ml'] = self.loss_ml(ml_logits, pos_index=pos_index)
         return losses

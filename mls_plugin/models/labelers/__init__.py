@@ -1,3 +1,3 @@
-from .pseudo_labelers import NoPositivesLabeler, RandomLabeler, TopKLabeler
+from .pseudo_labelers import BaseLabeler, NoPositivesLabeler, RandomLabeler, TopKLabeler
 
-__all__ = ['TopKLabeler', 'RandomLabeler', 'NoPositivesLabeler']
+__all__ = ['BaseLabeler', 'TopKLabeler', 'RandomLabeler', 'NoPositivesLabeler']

@@ -1,3 +1,4 @@
+from .dense_target_loss import DenseTargetLoss
 from .multilabel_bce_loss import MultiLabelBCELoss
 
-__all__ = ['MultiLabelBCELoss']
+__all__ = ['DenseTargetLoss', 'MultiLabelBCELoss']

@@ -37,7 +37,6 @@ class MultiLabelBCELoss(nn.Module):
         logits: torch.Tensor,
         target: Optional[torch.Tensor] = None,
         pos_index: Optional[torch.Tensor] = None,
-        pos_valid: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """Compute the weighted loss.
 
@@ -46,10 +45,8 @@ class MultiLabelBCELoss(nn.Module):
                 temperature.
             target (Tensor, optional): ``(B, D)`` multi-hot labels in {0, 1}.
             pos_index (Tensor, optional): ``(B, k)`` indices of the positive
-                columns, distinct within a row. Give exactly one of the two.
-            pos_valid (Tensor, optional): ``(B, k)`` bool, with ``pos_index``:
-                only the columns marked True are positives (a row may then
-                have fewer than ``k``). Defaults to None: all are.
+                columns, distinct within a row; ``-1`` pads a row with fewer
+                positives (a pseudo-labeler's output). Give exactly one of the two.
 
         Returns:
             Tensor: The scalar loss.
@@ -57,13 +54,11 @@ class MultiLabelBCELoss(nn.Module):
         if (target is None) == (pos_index is None):
             raise ValueError('MultiLabelBCELoss: give exactly one of `target` or `pos_index`')
         if pos_index is not None:
-            pos_logits = logits.gather(1, pos_index)
-            if pos_valid is not None:
-                pos_logits = pos_logits.masked_fill(~pos_valid, 0.0)
+            pos_valid = pos_index >= 0
+            pos_logits = logits.gather(1, pos_index.clamp(min=0)).masked_fill(~pos_valid, 0.0)
             if self.positive_only:
-                # softplus(-0) of a masked column is ln 2, not 0: drop it explicitly.
-                terms = F.softplus(-pos_logits)
-                total = (terms if pos_valid is None else terms * pos_valid).sum()
+                # softplus(-0) of a padding column is ln 2, not 0: drop it explicitly.
+                total = (F.softplus(-pos_logits) * pos_valid).sum()
             else:
                 total = F.softplus(logits).sum() - pos_logits.sum()
             loss = total / logits.numel()
