@@ -19,7 +19,7 @@ demo: setup
 	$(PY) tools/generate_demo_scenes.py --out-dir data/demo_scenes
 	@# 2 torch threads on every machine: oneDNN splits its sums by thread, so another count
 	@# makes the same seed another run (docs/demo.md, "What a newcomer sees").
-	OMP_NUM_THREADS=2 $(PY) tools/train.py configs/mls/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py \
+	OMP_NUM_THREADS=2 $(PY) tools/train.py configs/mls/small_scale/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py \
 		--work-dir work_dirs/demo $(ARGS)
 	$(PY) tools/analysis/summarize_run.py work_dirs/demo --curves work_dirs/demo/curves.png
 

@@ -27,7 +27,7 @@ from mls_plugin.analysis import (
 from mls_plugin.evaluation import extract_features
 
 CONFIG = """
-_base_ = '{repo}/configs/mls/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py'
+_base_ = '{repo}/configs/mls/small_scale/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py'
 coco = '{coco}/'
 view = _base_.view_pipeline
 view[0]['scale'] = 48

@@ -12,7 +12,7 @@ from mmengine.registry import MODELS, init_default_scope
 
 import mls_plugin  # noqa: F401
 
-DEMO = 'configs/mls/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py'
+DEMO = 'configs/mls/small_scale/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py'
 
 CONFIGS = sorted(str(p) for p in (Path(__file__).parents[1] / 'configs').rglob('*.py'))
 
@@ -109,7 +109,7 @@ SMALL = [
 @pytest.mark.parametrize('name,num_images', SMALL, ids=[n for n, _ in SMALL])
 def test_small_configs_follow_the_queue_rule(repo_root, name, num_images):
     """docs/choosing_d_and_k.md: D <= N / 3, k / D near the paper's 0.5 %, BCE warm-up on."""
-    cfg = Config.fromfile(str(repo_root / 'configs/mls' / name))
+    cfg = Config.fromfile(str(repo_root / 'configs/mls/small_scale' / name))
     if num_images is None:
         num_images = demo_train_images(repo_root)
     else:  # the shared real sets: the count the config's comment relies on

@@ -9,7 +9,7 @@ from mmengine.config import Config
 
 pytestmark = pytest.mark.slow
 
-CONFIG = 'configs/mls/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py'
+CONFIG = 'configs/mls/small_scale/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py'
 
 
 def run(args, cwd):

@@ -32,8 +32,8 @@ from mls_plugin.models.data_preprocessors import (
 )
 from mls_plugin.models.data_preprocessors.mocov2_views import color_jitter, rgb_to_hsv
 
-CPU_CONFIG = 'configs/mls/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py'
-GPU_CONFIG = 'configs/mls/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px-gpu-views.py'
+CPU_CONFIG = 'configs/mls/small_scale/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py'
+GPU_CONFIG = 'configs/mls/small_scale/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px-gpu-views.py'
 MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
 N = 2000  # draws per distribution

@@ -90,7 +90,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_CONFIG = 'configs/mls/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py'
+DEMO_CONFIG = 'configs/mls/small_scale/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py'
 MASK_RCNN_CONFIG = 'configs/benchmarks/mmdet/mask-rcnn_r50-fpn-syncbn_ms-1x_coco.py'
 TRAIN = 'tools/train.py'
 GENERATE = 'tools/generate_demo_scenes.py'

@@ -10,7 +10,7 @@
 # (data, schedule, hooks, momentum 0.005 = MLS's m = 0.995) is the MLS config's. An example of
 # composition, not a tuned recipe: no result of it is claimed.
 #   python tools/train.py configs/examples/densecl-mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py
-_base_ = '../mls/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py'
+_base_ = '../mls/small_scale/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py'
 
 model = dict(
     type='DenseCLMLS',

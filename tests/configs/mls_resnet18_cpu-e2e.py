@@ -1,7 +1,7 @@
 # The end-to-end tests' CPU config: the paper's recipe with a full-width ResNet-18 at 96 px
 # and a queue of 1024. Each test sets the data folder (`train_dataloader.dataset.data_root`)
 # and shrinks batch, queue and epochs; `make demo` runs
-# configs/mls/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py instead.
+# configs/mls/small_scale/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py instead.
 _base_ = '../../configs/mls/mls_resnet50_8xb32-coslr-800e_coco.py'
 
 model = dict(

@@ -76,9 +76,9 @@ from mls_plugin.evaluation import (
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATASETS = dict(
-    coco_scenes='configs/mls/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py',
-    voc_animals='configs/mls/mls_resnet18_1xb32-coslr-40e_voc-animals-64px.py',
-    demo_scenes='configs/mls/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py',
+    coco_scenes='configs/mls/small_scale/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py',
+    voc_animals='configs/mls/small_scale/mls_resnet18_1xb32-coslr-40e_voc-animals-64px.py',
+    demo_scenes='configs/mls/small_scale/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py',
 )
 # Generated into the repo by tools/generate_demo_scenes.py (`make demo`), not in --data-root.
 GENERATED = ('demo_scenes',)

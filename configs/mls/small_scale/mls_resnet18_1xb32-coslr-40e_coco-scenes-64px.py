@@ -1,7 +1,7 @@
 # MLS at a scale two CPU cores can run: a half-width ResNet-18 (base 32 channels, d_g = 256) on
 # coco_scenes (1,601 real COCO scene photos, 80 categories; ../shared/data/coco_scenes), 64 px
 # views, 40 epochs of 50 steps.
-#   python tools/train.py configs/mls/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py
+#   python tools/train.py configs/mls/small_scale/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py
 # The study behind these values, and MLS against InfoNCE only over seeds, is docs/comparison.md.
 #
 # Queue and k follow the small-scale rule (docs/choosing_d_and_k.md):
@@ -14,7 +14,7 @@
 #   from the start, 80 % of its gradient is one push shared by every query, away from the lagging
 #   queue, and MLS fell below its initial kNN mAP. Chosen on a split of train; the paper's configs
 #   keep the BCE on from the start.
-_base_ = './mls_resnet50_8xb32-coslr-800e_coco.py'
+_base_ = '../mls_resnet50_8xb32-coslr-800e_coco.py'
 
 model = dict(
     log_health=True,  # every step: cheap on a CPU, and the studies' curves were logged so
