@@ -50,7 +50,7 @@ class OraclePseudoLabelHook(PseudoLabelPrecisionHook):
     them by backbone similarity and takes the top ``k``. Everything else is the run's own: the
     same losses, queue and schedule. Comparing such a run with the plain one tells how much of
     MLS's result is limited by the precision of its pseudo-labels
-    (``docs/experiments/tuning_log.md``, part 6). It logs the precision as
+    (``docs/experiments/demo/tuning_log.md``, part 6). It logs the precision as
     :class:`PseudoLabelPrecisionHook` does (1 once the queue has been written by the hook's run).
 
     The labels are read from the training set's COCO json: a diagnosis, never a pretraining

@@ -36,7 +36,7 @@ SUPERSAMPLE = 2  # per axis; softens the staircase of thin rotated patterns
 # category, and with saturated random colours it was each image's identity instead, which
 # MoCo-v2's colour jitter (hue +-0.1) leaves intact: self-supervision then told the scenes apart
 # by their objects' colours and the kNN mAP fell below the untrained network's
-# (docs/results/demo/tuning_log.md, run 15). Objects stand out from the background by value.
+# (docs/experiments/demo/tuning_log.md, run 15). Objects stand out from the background by value.
 LIGHT_SAT, LIGHT_VAL = (0.0, 0.12), (0.8, 1.0)
 DARK_SAT, DARK_VAL = (0.0, 0.12), (0.35, 0.55)
 DARK_HUE_SHIFT = 0.1  # the dark shade's hue stays near the light one's, so blends at pattern

@@ -3,7 +3,7 @@
 # nuisance), trained on 48 px views, 20 epochs of 93 steps (1,860).
 #   python tools/generate_demo_scenes.py && python tools/train.py THIS_CONFIG
 # Against the coco_scenes recipe it inherits (the centred-projector config), chosen on tuning
-# scenes drawn with `--seed 1` (docs/results/demo/tuning_log.md, parts 4 to 6):
+# scenes drawn with `--seed 1` (docs/experiments/demo/tuning_log.md, parts 4 to 6):
 # - a CIFAR-style quarter-width ResNet-18 (3x3 stem without stride or max-pool, every stage
 #   strided): layer 1 sees the views at half their size, so the textures that make the
 #   categories survive the stem;
