@@ -25,6 +25,9 @@ METRICS = (
     ('linear_map', 'linear-probe mAP (val)'),
     ('select_knn_map', 'kNN mAP (train split)'),
     ('pl_precision', 'pseudo-label precision'),
+    ('svm_map', 'VOC SVM mAP'),
+    ('det_bbox_map', 'detection box AP'),
+    ('det_bbox_map50', 'detection box AP50'),
 )
 
 
