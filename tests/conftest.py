@@ -1,14 +1,32 @@
 import os
 from pathlib import Path
 
-# The suite is the CPU suite, also on a machine with GPUs: hidden before torch is imported, and
-# inherited by the subprocesses the tests start.
-os.environ['CUDA_VISIBLE_DEVICES'] = ''
-
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get('MLS_SHARED_DATA', REPO_ROOT.parent / 'shared' / 'data'))
+
+
+def _gpu_selected(config) -> bool:
+    """Whether the run names the GPU checks: a marker expression with ``gpu``, not ``not gpu``."""
+    expr = config.getoption('markexpr', '') or ''
+    return 'gpu' in expr and 'not gpu' not in expr
+
+
+def pytest_configure(config) -> None:
+    # The suite is the CPU suite, also on a machine with GPUs: hidden before any test module
+    # imports torch, and inherited by the subprocesses the tests start. `-m gpu` keeps them.
+    if not _gpu_selected(config):
+        os.environ['CUDA_VISIBLE_DEVICES'] = ''
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if _gpu_selected(config):
+        return
+    skip = pytest.mark.skip(reason='a GPU check: run it with -m gpu on a machine with a GPU')
+    for item in items:
+        if item.get_closest_marker('gpu'):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope='session')

@@ -83,7 +83,8 @@ def test_each_positives_variant_changes_only_the_positives(compare, repo_root, c
     argv = sys.argv
     sys.argv = [
         'compare_pretraining.py',
-        '--config', 'configs/mls/small_scale/mls_resnet18-centred-proj_1xb32-coslr-40e_coco-scenes-64px.py',
+        '--config',
+        'configs/mls/small_scale/mls_resnet18-centred-proj_1xb32-coslr-40e_coco-scenes-64px.py',
         '--data-root', str(coco_scenes.parent),
         '--bce-warmup', '0', '0',
     ]  # fmt: skip

@@ -8,7 +8,6 @@ rows) must agree, and both ranks must hold identical copies.
 """
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -49,13 +48,7 @@ randomness = dict(seed=0, deterministic=True)
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def run(repo_root, coco_tiny, tmp_path, name, procs):
+def run(repo_root, coco_tiny, tmp_path, name, procs, port=None):
     cfg = tmp_path / f'{name}.py'
     batch = 16 // procs
     cfg.write_text(CONFIG.format(repo=repo_root, coco=coco_tiny, batch=batch))
@@ -63,7 +56,7 @@ def run(repo_root, coco_tiny, tmp_path, name, procs):
     env = {
         **os.environ,
         'PYTHON': sys.executable,
-        'PORT': str(_free_port()),
+        'PORT': str(port),
         'PYTHONPATH': f'{repo_root / "tests/helpers"}:{os.environ.get("PYTHONPATH", "")}',
     }
     if procs == 1:
@@ -81,9 +74,11 @@ def as_set(bank):
     return bank[torch.argsort(bank.float() @ proj)]
 
 
-def test_two_ranks_equal_one_process_with_the_global_batch(repo_root, coco_tiny, tmp_path):
+def test_two_ranks_equal_one_process_with_the_global_batch(
+    repo_root, coco_tiny, tmp_path, free_port
+):
     (single,) = run(repo_root, coco_tiny, tmp_path, 'single', 1)
-    rank0, rank1 = run(repo_root, coco_tiny, tmp_path, 'ddp', 2)
+    rank0, rank1 = run(repo_root, coco_tiny, tmp_path, 'ddp', 2, free_port)
     for key in rank0:  # the ranks hold identical copies of everything
         assert torch.equal(rank0[key], rank1[key]), key
     assert int(rank0['memory.ptr']) == int(single['memory.ptr']) == 48 % 64
@@ -96,13 +91,15 @@ def test_two_ranks_equal_one_process_with_the_global_batch(repo_root, coco_tiny,
             assert torch.equal(rank0[key], value), key
 
 
-def test_two_nodes_of_one_process_train_as_one_node_of_two(repo_root, coco_tiny, tmp_path):
+def test_two_nodes_of_one_process_train_as_one_node_of_two(
+    repo_root, coco_tiny, tmp_path, free_port
+):
     """tools/dist_train.sh as two nodes (NNODES=2, NODE_RANK 0 and 1, one process each) on this
     machine: both ranks end with the same queue and weights as one process with batch 16."""
     cfg = tmp_path / 'nodes.py'
     cfg.write_text(CONFIG.format(repo=repo_root, coco=coco_tiny, batch=8))
     work = tmp_path / 'nodes'
-    port = str(_free_port())
+    port = str(free_port)
     nodes = []
     for node_rank in range(2):
         env = {

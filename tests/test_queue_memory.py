@@ -1,5 +1,3 @@
-import socket
-
 import pytest
 import torch
 import torch.multiprocessing as mp
@@ -78,12 +76,6 @@ def test_bad_enqueue_and_construction():
         QueueMemory(length=8, banks=dict(z=0))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _enqueue_on_rank(rank, world, port, out):
     import torch.distributed as dist
 
@@ -99,8 +91,8 @@ def _enqueue_on_rank(rank, world, port, out):
     dist.destroy_process_group()
 
 
-def test_two_ranks_hold_identical_queues_in_global_batch_order(tmp_path):
-    mp.spawn(_enqueue_on_rank, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+def test_two_ranks_hold_identical_queues_in_global_batch_order(tmp_path, free_port):
+    mp.spawn(_enqueue_on_rank, args=(2, free_port, str(tmp_path)), nprocs=2, join=True)
     r0 = torch.load(tmp_path / 'rank0.pth', weights_only=True)
     r1 = torch.load(tmp_path / 'rank1.pth', weights_only=True)
     for key in r0:
@@ -263,7 +255,7 @@ def _resume_on_rank(rank, world, port, out):
     dist.destroy_process_group()
 
 
-def test_resume_at_a_larger_world_size_realigns_the_pointer(tmp_path):
+def test_resume_at_a_larger_world_size_realigns_the_pointer(tmp_path, free_port):
     """A checkpoint of 1 x 2 keys a step, resumed on 2 ranks x 4 (global batch 8).
 
     Seven steps at world size 1 leave the pointer at 14: the first write of 8 keys would run
@@ -278,7 +270,7 @@ def test_resume_at_a_larger_world_size_realigns_the_pointer(tmp_path):
     assert int(mem.ptr) == 14
     saved = {k: v.clone() for k, v in mem.state_dict().items()}
     torch.save(saved, tmp_path / 'world1.pth')
-    mp.spawn(_resume_on_rank, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_resume_on_rank, args=(2, free_port, str(tmp_path)), nprocs=2, join=True)
     ranks = [torch.load(tmp_path / f'rank{r}.pth', weights_only=True) for r in range(2)]
     new_z = []
     for rank in range(2):

@@ -2,7 +2,6 @@
 non-finite loss on one rank still leaves the last good checkpoint."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -38,19 +37,15 @@ env_cfg = dict(dist_cfg=dict(backend='gloo'))
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def test_failure_on_rank_1_ends_the_two_process_job_within_seconds(repo_root, coco_tiny, tmp_path):
+def test_failure_on_rank_1_ends_the_two_process_job_within_seconds(
+    repo_root, coco_tiny, tmp_path, free_port
+):
     cfg = tmp_path / 'fail.py'
     cfg.write_text(CONFIG.format(repo=repo_root, coco=coco_tiny))
     env = {
         **os.environ,
         'PYTHON': sys.executable,
-        'PORT': str(_free_port()),
+        'PORT': str(free_port),
         'PYTHONPATH': f'{repo_root / "tests/helpers"}:{os.environ.get("PYTHONPATH", "")}',
     }
     cmd = ['bash', 'tools/dist_train.sh', str(cfg), '2', '--work-dir', str(tmp_path / 'work')]
@@ -72,7 +67,9 @@ NONFINITE = CONFIG.replace("'fail_on_rank_hook']", "'nonfinite_on_rank_hook']").
 )
 
 
-def test_nonfinite_loss_on_one_rank_keeps_the_last_good_checkpoint(repo_root, coco_tiny, tmp_path):
+def test_nonfinite_loss_on_one_rank_keeps_the_last_good_checkpoint(
+    repo_root, coco_tiny, tmp_path, free_port
+):
     """Rank 1's loss is NaN at iteration 3: both ranks stop, rank 0 writes the last good state.
 
     The write is held 8 s. Before the fix rank 1 exited at once and torchrun killed rank 0 in
@@ -83,7 +80,7 @@ def test_nonfinite_loss_on_one_rank_keeps_the_last_good_checkpoint(repo_root, co
     env = {
         **os.environ,
         'PYTHON': sys.executable,
-        'PORT': str(_free_port()),
+        'PORT': str(free_port),
         'PYTHONPATH': f'{repo_root / "tests/helpers"}:{os.environ.get("PYTHONPATH", "")}',
     }
     work = tmp_path / 'work'

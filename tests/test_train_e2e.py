@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -39,12 +38,6 @@ def train(repo_root, work_dir, coco_tiny, epochs, *extra):
     cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir), *extra]
     cmd += ['--cfg-options', *(f'{k}={v}' for k, v in overrides(coco_tiny, epochs).items())]
     return subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=600)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def scalars(work_dir):
@@ -92,11 +85,11 @@ def test_train_then_resume(repo_root, coco_tiny, tmp_path):
     assert int(final['memory.ptr']) == 160 % 64
 
 
-def test_two_process_training_with_shuffle_bn(repo_root, coco_tiny, tmp_path):
+def test_two_process_training_with_shuffle_bn(repo_root, coco_tiny, tmp_path, free_port):
     """tools/dist_train.sh with 2 CPU processes (gloo): shuffle-BN and gathered enqueue."""
     work = tmp_path / 'dist'
     opts = {**overrides(coco_tiny, 1), 'env_cfg.dist_cfg.backend': 'gloo'}
-    env = {**os.environ, 'PYTHON': sys.executable, 'PORT': str(_free_port())}
+    env = {**os.environ, 'PYTHON': sys.executable, 'PORT': str(free_port)}
     cmd = ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(work)]
     cmd += ['--cfg-options', *(f'{k}={v}' for k, v in opts.items())]
     run = subprocess.run(cmd, cwd=repo_root, env=env, capture_output=True, text=True, timeout=600)

@@ -3,8 +3,8 @@
 Every image of coco_scenes is decoded once into a GPU-resident uint8 canvas
 (``ResidentCanvasDataset``) and the two views of each step are made on the GPU
 (``MoCoV2TwoViewPreprocessor``): the small-scale recipe
-(``configs/mls/small_scale/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px-gpu-views.py``) with as many
-epochs and seeds as the budget allows. Each run is pretrained and scored by
+(``configs/mls/small_scale/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px-gpu-views.py``) with as
+many epochs and seeds as the budget allows. Each run is pretrained and scored by
 ``tools/analysis/compare_pretraining.py`` (kNN and linear-probe mAP on val, the train-split
 kNN, the pseudo-label precision), and its ``result.json`` is copied to
 ``docs/results/gpu/study/<method>/seed<k>.json`` with the plan and the table.

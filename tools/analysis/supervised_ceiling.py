@@ -16,7 +16,8 @@ the optimiser is the config's (``--optimizer config``) or Adam(W), the schedule 
 ``--steps``.
 
     python tools/analysis/supervised_ceiling.py \
-        configs/mls/small_scale/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py --optimizer config \
+        configs/mls/small_scale/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py \
+        --optimizer config \
         --out work_dirs/ceiling_sgd.json
 """
 

@@ -18,7 +18,8 @@ Example:
         --ann-file annotations/instances_train2017.json --data-prefix images/train2017/
     OMP_NUM_THREADS=1 python tools/benchmarks/pipeline.py \\
         --config configs/mls/small_scale/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py \\
-        --gpu-config configs/mls/small_scale/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px-gpu-views.py \\
+        --gpu-config \\
+        configs/mls/small_scale/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px-gpu-views.py \\
         --data-root ../shared/data/coco_scenes --ann-file annotations/instances_train.json \\
         --data-prefix images/train/
 """

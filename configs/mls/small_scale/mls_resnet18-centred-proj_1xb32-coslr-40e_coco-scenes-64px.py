@@ -1,7 +1,8 @@
 # The coco_scenes config with a centred projection, and the BCE from the first step (the
 # paper's schedule): the projector ends in a BN without affine (mmpretrain's NonLinearNeck, which
 # also puts a BN after the hidden layer); D = 512 and k = 3 are the coco_scenes config's.
-#   python tools/train.py configs/mls/small_scale/mls_resnet18-centred-proj_1xb32-coslr-40e_coco-scenes-64px.py
+#   python tools/train.py \
+#       configs/mls/small_scale/mls_resnet18-centred-proj_1xb32-coslr-40e_coco-scenes-64px.py
 # Why (docs/comparison.md, section 7): MoCo-v2's projector keeps a component shared by all
 # images, which InfoNCE does not see; a random network's is nearly all of z, and the BCE's
 # gradient on it is one push shared by every query that stalled InfoNCE (hence the other small
