@@ -10,8 +10,8 @@ An import may only point down the list runtime <- core <- benchmarks <- lab. ``i
 mls_plugin``, which every config does through ``custom_imports``, loads the core and the
 run-time plumbing only: neither the lab nor the benchmarks, nor mmseg. (That it works without
 mmcv's compiled ops, as in ``make demo``'s environment, is
-``tests/test_configs.py::test_pretraining_needs_neither_mmseg_nor_mmcv_ops``; mmpretrain itself
-imports mmdet's models where they import.)
+``tests/test_configs/test_configs.py::test_pretraining_needs_neither_mmseg_nor_mmcv_ops``;
+mmpretrain itself imports mmdet's models where they import.)
 """
 
 import ast

@@ -1,7 +1,8 @@
 # The paper's setting with the views made on the GPU (issue 27): a data-loader worker only
 # decodes each image and pads it into a 640 px uint8 canvas (ResizeToCanvas);
 # MoCoV2TwoViewPreprocessor makes MoCo-v2's two 224 px views of the batch on the GPU, each image
-# with its own random parameters, with the CPU pipeline's distribution (tests/test_gpu_views.py).
+# with its own random parameters, with the CPU pipeline's distribution
+# (tests/test_models/test_data_preprocessors/test_gpu_views.py).
 # A worker then serves several times the images per second (docs/performance.md, "Views on the
 # device"), so 8 workers per GPU are enough where the CPU views need 15 to 40.
 #   bash tools/dist_train.sh configs/mls/mls_resnet50_8xb32-coslr-800e_coco-gpu-views.py 8

@@ -2,7 +2,8 @@
 # the data loader decodes each image and fits it whole into a 240 px canvas (ResizeToCanvas,
 # uint8); MoCoV2TwoViewPreprocessor makes MoCo-v2's two 64 px views of the batch on the
 # device, each image with its own random parameters (docs/performance.md, "Views on the
-# device"). Same recipe, same distribution of views as the CPU pipeline (tests/test_gpu_views.py).
+# device"). Same recipe, same distribution of views as the CPU pipeline
+# (tests/test_models/test_data_preprocessors/test_gpu_views.py).
 #   python tools/train.py \
 #       configs/mls/small_scale/mls_resnet18_1xb32-coslr-40e_coco-scenes-64px-gpu-views.py
 # The canvas, 240 px: the photos' long side (160 px short side; 213 or 240 px long for 87 % of

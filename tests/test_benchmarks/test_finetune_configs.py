@@ -18,7 +18,7 @@ import pytest
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = Path(os.environ.get('MLS_SHARED_DATA', REPO_ROOT.parent / 'shared' / 'data'))
 FINETUNE = 'configs/benchmarks/finetune'
 # Table 5's caption: all its models were pretrained for 400 epochs.

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 STORED = REPO / 'tests' / 'resolved_configs'
 # Where a stored config lives now, when it moved (none of the paper's or the benchmarks' did).
 MOVED: dict = {}

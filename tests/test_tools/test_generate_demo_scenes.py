@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-TOOL = Path(__file__).resolve().parents[1] / 'tools' / 'generate_demo_scenes.py'
+TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'generate_demo_scenes.py'
 SPLITS = ('train', 'val')
 NUM_CATEGORIES = 20
 SIZE = 64

@@ -17,7 +17,7 @@ from PIL import Image
 import mls_plugin.benchmarks.camvid  # noqa: F401  (registers CamVidDataset into mmseg)
 from mls_plugin.models import set_pretrained
 
-SEG = Path(__file__).parents[1] / 'configs/benchmarks/mmseg'
+SEG = Path(__file__).parents[2] / 'configs/benchmarks/mmseg'
 PSPNET = 'pspnet_r50-d8_4xb2-40k_cityscapes-512x1024.py'
 
 

@@ -14,7 +14,7 @@ import mls_plugin  # noqa: F401
 
 DEMO = 'configs/mls/small_scale/mls_resnet18_1xb32-coslr-20e_demo-scenes-48px.py'
 
-CONFIGS = sorted(str(p) for p in (Path(__file__).parents[1] / 'configs').rglob('*.py'))
+CONFIGS = sorted(str(p) for p in (Path(__file__).parents[2] / 'configs').rglob('*.py'))
 
 
 def test_configs_exist():
@@ -46,7 +46,7 @@ def test_config_loads_and_builds(path):
 
 def test_paper_setting():
     cfg = Config.fromfile(
-        str(Path(__file__).parents[1] / 'configs/mls/mls_resnet50_8xb32-coslr-800e_coco.py')
+        str(Path(__file__).parents[2] / 'configs/mls/mls_resnet50_8xb32-coslr-800e_coco.py')
     )
     head, optim = cfg.model.head, cfg.optim_wrapper.optimizer
     assert (head.topk, head.temperature, head.loss_ml.loss_weight) == (20, 0.2, 0.5)
