@@ -1,7 +1,7 @@
 """VOC07 SVM classification: one command from a pretrained checkpoint to the test mAP.
 
 The protocol of the paper's lineage (FAIR's self-supervision benchmark, OpenSelfSup, DenseCL,
-mmselfsup ``svm_voc07``; ``mls_plugin/evaluation/svm_voc07.py``): frozen res5 features pooled to
+mmselfsup ``svm_voc07``; ``mls_plugin/benchmarks/svm_voc07.py``): frozen res5 features pooled to
 2x2 and L2-normalised, one ``LinearSVC`` per class with its cost chosen by k-fold CV AP on
 trainval, refitted on trainval, scored on test. The config is a classification benchmark config
 with an ``svm`` key (``configs/benchmarks/classification/svm_resnet50_voc07.py``); its backbone
