@@ -4,7 +4,7 @@ Each test runs one check in its own process, as ``bash tools/gpu_smoke.sh`` does
 it passed; the check's JSON record is kept under pytest's ``tmp_path``. They run only when
 selected on a machine with a GPU (``pytest -m gpu``, docs/testing.md): otherwise the suite hides
 CUDA and skips them (``tests/conftest.py``). The CPU side of the smoke tool (its plan, its
-commands, its checks' code at a tiny size) is ``tests/test_gpu_smoke.py``.
+commands, its checks' code at a tiny size) is ``tests/test_tools/test_gpu_smoke.py``.
 """
 
 import importlib.util

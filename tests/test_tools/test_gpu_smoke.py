@@ -18,7 +18,7 @@ import pytest
 import torch
 from mmengine.config import Config, DictAction
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / 'tools' / 'gpu_smoke.py'
 NAMES = {
     'mmcv_ops',

@@ -21,7 +21,7 @@ from mmpretrain.structures import DataSample
 
 import mls_plugin  # noqa: F401
 
-CONFIG = Path(__file__).parents[1] / (
+CONFIG = Path(__file__).parents[3] / (
     'configs/examples/densecl-mls_resnet18_1xb32-coslr-40e_coco-scenes-64px.py'
 )
 B, CROP = 8, 64  # the config's queues (512) take a batch of 8
