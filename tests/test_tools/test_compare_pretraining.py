@@ -62,6 +62,43 @@ def test_comparison_runs_end_to_end(repo_root, coco_scenes, tmp_path):
     assert again.returncode == 0 and 'pretraining' not in again.stdout
 
 
+@pytest.mark.slow
+def test_oracle_positives_train_from_the_lab(repo_root, coco_scenes, tmp_path):
+    """The oracle run imports the lab by its config: OracleLabeler fed by OraclePseudoLabelHook."""
+    out = tmp_path / 'study'
+    cmd = [
+        sys.executable,
+        str(repo_root / 'tools/analysis/compare_pretraining.py'),
+        '--datasets', 'coco_scenes',
+        '--methods', 'oracle_positives',
+        '--seeds', '0',
+        '--data-root', str(coco_scenes.parent),
+        '--epochs', '2',
+        '--bce-warmup', '0', '0',
+        '--min-positives', '2',
+        '--out-dir', str(out),
+        '--cfg-options',
+        'train_dataloader.dataset.indices=64',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'knn_dataloader.dataset.indices=96',
+        'knn_val_dataloader.dataset.indices=64',
+        'model.memory.length=64',
+        'default_hooks.logger.interval=1',
+        'custom_hooks.3.interval=1',  # the oracle hook (in the precision hook's place): every step
+    ]  # fmt: skip
+    done = subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (result,) = out.glob('coco_scenes/oracle_positives/seed0/result.json')
+    run = json.loads(result.read_text())
+    assert run['iterations'] == 4 and run['loss_ml_last'] > 0  # the BCE on the oracle's labels
+    # Every pseudo-positive the labeler gave in training shares a category with its query.
+    assert run['train_pl_precision'] == 1.0 > run['train_pl_precision_random']
+    config = (result.parent / 'config.py').read_text()
+    assert "'mls_plugin.analysis'" in config and 'OracleLabeler' in config
+    assert 'OraclePseudoLabelHook' in config
+
+
 @pytest.fixture
 def compare(repo_root):
     sys.path.insert(0, str(repo_root / 'tools/analysis'))
