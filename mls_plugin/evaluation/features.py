@@ -3,28 +3,10 @@
 from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmengine.dist import all_gather, get_rank, get_world_size
 from torch.utils.data import DataLoader
 
-
-def pool_backbone(backbone: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """The average-pooled last output of any mmpretrain backbone, ``(B, C)``.
-
-    What :meth:`MLS.encode` calls ``g``, for models that are not MLS (MoCo, a classifier, a
-    momentum encoder's backbone); with gradient where the caller has it.
-
-    Raises:
-        ValueError: If the backbone's last output is not a ``(B, C, H, W)`` map.
-    """
-    feat = backbone(inputs)[-1]
-    if feat.dim() != 4:
-        raise ValueError(
-            f"the backbone's last output must be a (B, C, H, W) feature map to pool, got shape "
-            f"{tuple(feat.shape)} from {type(backbone).__name__}; e.g. set out_type='featmap' "
-            'for a VisionTransformer'
-        )
-    return F.adaptive_avg_pool2d(feat, 1).flatten(1)
+from ..models.utils import pool_backbone
 
 
 @torch.no_grad()

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils import projection_health
+from ..utils import pool_featmap, projection_health
 from .mls import MLS
 
 
@@ -82,7 +82,7 @@ class DenseCLMLS(MLS):
                 'backbone map; set `neck.num_grid=None` to match cells one to one'
             )
         return dict(
-            g=F.adaptive_avg_pool2d(feat, 1).flatten(1),
+            g=pool_featmap(feat),
             z=F.normalize(z, dim=1),
             dense=F.normalize(dense, dim=1),
             grid=F.normalize(grid, dim=1),

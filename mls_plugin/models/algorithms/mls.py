@@ -15,7 +15,9 @@ from mmpretrain.structures import DataSample
 
 from ..utils import (
     MomentumEncoder,
+    backbone_featmap,
     gather_rows,
+    pool_featmap,
     projection_health,
     shuffle_rows,
     unshuffle_own_rows,
@@ -135,11 +137,7 @@ class MLS(BaseSelfSupervisor):
             raise ValueError(
                 f'MLS: `memory.banks` must be exactly dict(g=d_g, z=d_z), got {self.memory.names}'
             )
-        if self.head.loss_ml is not None and self.head.topk >= self.memory.length:
-            raise ValueError(
-                f'MLS: `head.topk` ({self.head.topk}) must be smaller than '
-                f'`memory.length` ({self.memory.length})'
-            )
+        self.head.check_queue_length(self.memory.length)  # at build time, not the first step
         online = nn.Sequential(self.backbone, self.neck)
         self.target_net = MomentumEncoder(online, momentum)
         self._split_bn = uses_split_batch_norm(online)
@@ -159,18 +157,11 @@ class MLS(BaseSelfSupervisor):
         if self.channels_last:
             # At the backbone's entry, so every view (the shuffled key view too) gets it once.
             img = img.contiguous(memory_format=torch.channels_last)
-        feat = backbone(img)[-1]
-        if feat.dim() != 4:
-            raise ValueError(
-                f"{type(self).__name__}: the backbone's last output must be a (B, C, H, W) "
-                f'feature map to pool into g, got shape {tuple(feat.shape)} from '
-                f"{type(backbone).__name__}; e.g. set out_type='featmap' for a VisionTransformer"
-            )
-        return feat
+        return backbone_featmap(backbone, img)
 
     def _encode(self, backbone: nn.Module, neck: nn.Module, img: torch.Tensor) -> Tuple:
         """Pooled backbone feature ``g`` and normalised projection ``z``."""
-        g = F.adaptive_avg_pool2d(self._featmap(backbone, img), 1).flatten(1)
+        g = pool_featmap(self._featmap(backbone, img))
         z = F.normalize(neck((g,))[0], dim=1)
         return g, z
 

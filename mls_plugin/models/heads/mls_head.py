@@ -81,6 +81,21 @@ class MLSHead(BaseModule):
         self.logit_source = logit_source
         self.labeler = MODELS.build(labeler)
 
+    def check_queue_length(self, length: int) -> bool:
+        """Refuse a queue that cannot hold ``topk`` positives and a negative.
+
+        Returns:
+            bool: Whether this head computes pseudo-labels (the BCE is on, or the labeler is
+            observed by a monitor); only then is ``topk < length`` required.
+        """
+        labels_wanted = self.loss_ml is not None or self.labeler.observed
+        if labels_wanted and self.topk >= length:
+            raise ValueError(
+                f'MLSHead: `head.topk` ({self.topk}) must be smaller than the queue length '
+                f'`memory.length` ({length})'
+            )
+        return labels_wanted
+
     def loss(
         self,
         z1: torch.Tensor,
@@ -103,12 +118,7 @@ class MLSHead(BaseModule):
             dict[str, Tensor]: ``loss_nce`` and, unless the BCE is off,
             ``loss_ml``.
         """
-        labels_wanted = self.loss_ml is not None or self.labeler.observed
-        if labels_wanted and self.topk >= memory.length:
-            raise ValueError(
-                f'MLSHead: `topk` ({self.topk}) must be smaller than the queue length '
-                f'({memory.length})'
-            )
+        labels_wanted = self.check_queue_length(memory.length)
         # Scaling the (B, d) query rather than the (B, D) product saves a B x D temporary.
         q = z1 / self.temperature
         l_pos = (q * z2.detach()).sum(dim=1, keepdim=True)
