@@ -1,8 +1,8 @@
 # A downstream run that fits a CPU: Faster R-CNN FPN fine-tuned from the study's half-width
-# ResNet-18 (stem 32, base 32: the backbone of configs/mls/small_scale/*coco-scenes-64px.py) on
-# the VOC photos of ../shared/data/voc_animals (1,879 train / 1,129 val images, 20 VOC classes,
-# COCO-style boxes at 160 px), scored by COCO box AP on val. Not a paper protocol: a stand-in that carries a
-# pretraining all the way to a detection AP (docs/experiments/downstream_cpu.md).
+# ResNet-18 (stem 32, base 32: the backbone of configs/mls/small_scale/*coco-scenes-64px.py) on the
+# VOC photos of ../shared/data/voc_animals (1,879 train / 1,129 val images, 20 VOC classes,
+# COCO-style boxes at 160 px), scored by COCO box AP on val. Not a paper protocol: a stand-in that
+# carries a pretraining all the way to a detection AP (docs/experiments/downstream_cpu.md).
 #   python tools/train.py configs/benchmarks/small_scale/THIS_FILE.py \
 #       --pretrained work_dirs/.../epoch_40.pth --cfg-options randomness.seed=101
 # From random initialisation (the baseline): --cfg-options model.backbone.init_cfg=None.
