@@ -10,8 +10,8 @@ metric in percent, and the paired tables are printed (``paired_differences.py``)
 ``--baselines``.
 
     python tools/analysis/collect_downstream.py --det-root work_dirs/downstream_cpu/det \\
-        --svm-root docs/results/downstream_cpu/svm --out docs/results/downstream_cpu \\
-        --markdown docs/results/downstream_cpu/paired.md
+        --svm-root docs/experiments/downstream_cpu/svm --out docs/experiments/downstream_cpu \\
+        --markdown docs/experiments/downstream_cpu/paired.md
 """
 
 import argparse
