@@ -291,8 +291,8 @@ def test_svm_tool_end_to_end_on_real_voc_images(repo_root, voc_animals, tmp_path
     )
 
 
-def test_svm_tool_refuses_a_wrong_checkpoint_naming_it(repo_root, voc_animals, tmp_path):
-    """A checkpoint with unrelated keys fails in the tool's CheckedPretrained loading."""
+def svm_tool_and_config(repo_root: Path, voc_animals: Path, tmp_path: Path):
+    """``tools/benchmarks/svm_voc07.py`` as a module, and the tiny voc_animals SVM config."""
     import importlib.util
 
     from mmengine.config import Config
@@ -304,7 +304,12 @@ def test_svm_tool_refuses_a_wrong_checkpoint_naming_it(repo_root, voc_animals, t
     spec.loader.exec_module(tool)
     config = tmp_path / 'svm_tiny.py'
     config.write_text(TINY_CONFIG.format(base=str(repo_root / SVM_CFG), root=str(voc_animals)))
-    cfg = Config.fromfile(str(config))
+    return tool, Config.fromfile(str(config))
+
+
+def test_svm_tool_refuses_a_wrong_checkpoint_naming_it(repo_root, voc_animals, tmp_path):
+    """A checkpoint with unrelated keys fails in the tool's CheckedPretrained loading."""
+    tool, cfg = svm_tool_and_config(repo_root, voc_animals, tmp_path)
     ckpt = tiny_checkpoint(tmp_path / 'r18.pth')
     state = torch.load(ckpt, weights_only=True)['state_dict']
     wrong = tmp_path / 'wrong.pth'
@@ -324,18 +329,7 @@ def test_svm_tool_refuses_a_wrong_checkpoint_naming_it(repo_root, voc_animals, t
 def test_svm_tool_random_init_is_seeded_and_loads_nothing(repo_root, voc_animals, tmp_path):
     """CHECKPOINT `random`: the backbone's own init, the same for a seed, other for another,
     and not the checkpoint's weights (the random-init baseline of the downstream study)."""
-    import importlib.util
-
-    from mmengine.config import Config
-
-    spec = importlib.util.spec_from_file_location(
-        'svm_tool', repo_root / 'tools/benchmarks/svm_voc07.py'
-    )
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    config = tmp_path / 'svm_tiny.py'
-    config.write_text(TINY_CONFIG.format(base=str(repo_root / SVM_CFG), root=str(voc_animals)))
-    cfg = Config.fromfile(str(config))
+    tool, cfg = svm_tool_and_config(repo_root, voc_animals, tmp_path)
     weights = [
         tool.build_model(cfg, tool.RANDOM_INIT, seed).backbone.state_dict() for seed in (3, 3, 4)
     ]
