@@ -212,15 +212,15 @@ class MLS(BaseSelfSupervisor):
             aligned with its queries; all features), both unshuffled.
         """
         self.target_net.update_parameters(nn.Sequential(self.backbone, self.neck))
-        if not (get_world_size() > 1 or self._split_bn):  # one process, whole-batch BN
-            keys = self._features(*self.target_net.module, view)
-            own_only = {name: keys.pop(name) for name in self.own_only_features}
-            gathered = gather_rows(**keys)  # this rank's keys, detached
-            return gathered, {**gathered, **own_only}
-        group = self._shuffle_process_group()
-        view, idx_unshuffle = shuffle_rows(view, group)
+        shuffle = get_world_size() > 1 or self._split_bn  # else one process, whole-batch BN
+        group = self._shuffle_process_group() if shuffle else None
+        if shuffle:
+            view, idx_unshuffle = shuffle_rows(view, group)
         keys = self._features(*self.target_net.module, view)
         own_only = {name: keys.pop(name) for name in self.own_only_features}
+        if not shuffle:
+            gathered = gather_rows(**keys)  # this rank's keys, detached
+            return gathered, {**gathered, **own_only}
         if group is not None:
             # Within the group, each rank's keys return to it; then one all-gather of the
             # queue keys, in rank order.
