@@ -81,6 +81,31 @@ def coco_tiny() -> Path:
 
 
 @pytest.fixture(scope='session')
+def coco_tiny_options(coco_tiny):
+    """The options (``--cfg-options`` keys) that turn tests/configs/mls_resnet18_cpu-e2e.py into
+    a run of a few CPU steps on coco_tiny's train split: the images read in the main process,
+    views of ``size`` px (None keeps the config's view transforms), and a small queue and top-k.
+    A test adds or overrides keys in the dict it gets."""
+
+    def options(size: int | None = 32, batch: int = 8, queue: int = 48, topk: int = 5) -> dict:
+        opts = {
+            'train_dataloader.dataset.data_root': str(coco_tiny),
+            'train_dataloader.dataset.ann_file': 'annotations/instances_train2017.json',
+            'train_dataloader.dataset.data_prefix': 'images/train2017/',
+            'train_dataloader.batch_size': batch,
+            'train_dataloader.num_workers': 0,
+            'train_dataloader.persistent_workers': False,
+            'model.memory.length': queue,
+            'model.head.topk': topk,
+        }
+        if size is not None:
+            opts['train_dataloader.dataset.pipeline.1.transforms.0.0.scale'] = size
+        return opts
+
+    return options
+
+
+@pytest.fixture(scope='session')
 def mls_r50_checkpoint(tmp_path_factory) -> Path:
     """A runner-style checkpoint of an MLS ResNet-50, distinct from any default init.
 

@@ -505,11 +505,15 @@ def _two_rank_views(rank: int, device: str) -> list:
     return [torch.randn(8, 3, 64, 64, generator=gen).to(device) for _ in '12']
 
 
-def _two_rank_worker(rank: int, device: str, port: int, out: str) -> None:
+def _two_rank_worker(
+    rank: int, device: str, port: int, out: str, rank_setup: Optional[Callable[[], None]]
+) -> None:
     """One rank of :func:`two_rank_numbers`."""
     import torch
     import torch.distributed as dist
 
+    if rank_setup is not None:
+        rank_setup()
     from mls_plugin.models.utils import shuffle_rows, unshuffle_own_rows
 
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=2)
@@ -532,7 +536,7 @@ def _two_rank_worker(rank: int, device: str, port: int, out: str) -> None:
     dist.destroy_process_group()
 
 
-def two_rank_numbers(device: str = 'cuda') -> dict:
+def two_rank_numbers(device: str = 'cuda', rank_setup: Optional[Callable[[], None]] = None) -> dict:
     """MLS's collectives at world size 2 on one device: two gloo ranks on ``device``.
 
     NCCL refuses two ranks on one GPU; gloo takes CUDA tensors through the host (mmengine's
@@ -542,22 +546,35 @@ def two_rank_numbers(device: str = 'cuda') -> dict:
     same queue with rank r's keys at slots 8 r .. 8 r + 7; and ``unshuffle_own_rows`` (the
     all-to-all of DenseCL-MLS's dense maps and of a node-local shuffle) must return each
     rank's rows to it.
+
+    The ranks are spawned, not forked: a rank forked after this process ran OpenMP work hangs
+    in its first parallel op, and one forked after CUDA started cannot use the GPU. A spawned
+    rank imports this file by its module name (``__main__`` as a script, else ``gpu_smoke``
+    from ``tools/``, put on the path it inherits) and first calls ``rank_setup``, a picklable
+    callable (a test breaks the unshuffle with it).
     """
     import tempfile
 
     import torch
     import torch.multiprocessing as mp
 
-    with tempfile.TemporaryDirectory() as out:
-        # fork: the worker is this module's function whatever name it was imported under.
-        mp.start_processes(
-            _two_rank_worker,
-            args=(device, free_port(), out),
-            nprocs=2,
-            join=True,
-            start_method='fork',
-        )
-        ranks = [torch.load(f'{out}/rank{r}.pt', weights_only=True) for r in range(2)]
+    tools = str(Path(__file__).resolve().parent)
+    on_path = tools in sys.path
+    if not on_path:
+        sys.path.append(tools)
+    try:
+        with tempfile.TemporaryDirectory() as out:
+            mp.start_processes(
+                _two_rank_worker,
+                args=(device, free_port(), out, rank_setup),
+                nprocs=2,
+                join=True,
+                start_method='spawn',
+            )
+            ranks = [torch.load(f'{out}/rank{r}.pt', weights_only=True) for r in range(2)]
+    finally:
+        if not on_path:
+            sys.path.remove(tools)
     numbers: dict = dict(device=device, ranks=2, backend='gloo', loss_max_rel_diff=0.0)
     key_diff = 0.0
     for r, rank in enumerate(ranks):

@@ -17,41 +17,22 @@ import torch
 pytestmark = pytest.mark.slow
 
 CONFIG = """
-_base_ = '{repo}/tests/configs/mls_resnet18_cpu-e2e.py'
+_base_ = '{repo}/tests/configs/mls_resnet18_cpu-e2e_resize-32px.py'
 custom_imports = dict(imports=['mls_plugin', 'rank_state_dump'], allow_failed_imports=False)
 custom_hooks = [dict(type='DumpRankStateHook')]
-model = dict(
-    backbone=dict(norm_cfg=dict(type='GN', num_groups=8)),
-    memory=dict(length=64),
-    head=dict(topk=4),
-)
-view = [dict(type='Resize', scale=(32, 32))]
-train_dataloader = dict(
-    batch_size={batch},
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(
-        data_root='{coco}',
-        ann_file='annotations/instances_train2017.json',
-        data_prefix='images/train2017/',
-        indices=48,
-        pipeline=[
-            dict(type='LoadImageFromFile'),
-            dict(type='MultiView', num_views=2, transforms=[view]),
-            dict(type='PackInputs'),
-        ],
-    ),
-)
-train_cfg = dict(max_epochs=1)
-env_cfg = dict(dist_cfg=dict(backend='gloo'))
+model = dict(backbone=dict(norm_cfg=dict(type='GN', num_groups=8)))
 randomness = dict(seed=0, deterministic=True)
 """
 
 
-def run(repo_root, coco_tiny, tmp_path, name, procs, port=None):
+def data_options(coco_tiny_options, batch: int) -> list:
+    opts = coco_tiny_options(size=None, batch=batch, queue=64, topk=4)
+    return ['--cfg-options', *(f'{k}={v}' for k, v in opts.items())]
+
+
+def run(repo_root, coco_tiny_options, tmp_path, name, procs, port=None):
     cfg = tmp_path / f'{name}.py'
-    batch = 16 // procs
-    cfg.write_text(CONFIG.format(repo=repo_root, coco=coco_tiny, batch=batch))
+    cfg.write_text(CONFIG.format(repo=repo_root))
     work = tmp_path / name
     env = {
         **os.environ,
@@ -63,6 +44,7 @@ def run(repo_root, coco_tiny, tmp_path, name, procs, port=None):
         cmd = [sys.executable, 'tools/train.py', str(cfg), '--work-dir', str(work)]
     else:
         cmd = ['bash', 'tools/dist_train.sh', str(cfg), str(procs), '--work-dir', str(work)]
+    cmd += data_options(coco_tiny_options, 16 // procs)
     res = subprocess.run(cmd, cwd=repo_root, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
     return [torch.load(work / f'rank{r}.pth', weights_only=True) for r in range(procs)]
@@ -75,10 +57,10 @@ def as_set(bank):
 
 
 def test_two_ranks_equal_one_process_with_the_global_batch(
-    repo_root, coco_tiny, tmp_path, free_port
+    repo_root, coco_tiny_options, tmp_path, free_port
 ):
-    (single,) = run(repo_root, coco_tiny, tmp_path, 'single', 1)
-    rank0, rank1 = run(repo_root, coco_tiny, tmp_path, 'ddp', 2, free_port)
+    (single,) = run(repo_root, coco_tiny_options, tmp_path, 'single', 1)
+    rank0, rank1 = run(repo_root, coco_tiny_options, tmp_path, 'ddp', 2, free_port)
     for key in rank0:  # the ranks hold identical copies of everything
         assert torch.equal(rank0[key], rank1[key]), key
     assert int(rank0['memory.ptr']) == int(single['memory.ptr']) == 48 % 64
@@ -92,12 +74,12 @@ def test_two_ranks_equal_one_process_with_the_global_batch(
 
 
 def test_two_nodes_of_one_process_train_as_one_node_of_two(
-    repo_root, coco_tiny, tmp_path, free_port
+    repo_root, coco_tiny_options, tmp_path, free_port
 ):
     """tools/dist_train.sh as two nodes (NNODES=2, NODE_RANK 0 and 1, one process each) on this
     machine: both ranks end with the same queue and weights as one process with batch 16."""
     cfg = tmp_path / 'nodes.py'
-    cfg.write_text(CONFIG.format(repo=repo_root, coco=coco_tiny, batch=8))
+    cfg.write_text(CONFIG.format(repo=repo_root))
     work = tmp_path / 'nodes'
     port = str(free_port)
     nodes = []
@@ -112,6 +94,7 @@ def test_two_nodes_of_one_process_train_as_one_node_of_two(
             'PYTHONPATH': f'{repo_root / "tests/helpers"}:{os.environ.get("PYTHONPATH", "")}',
         }
         cmd = ['bash', 'tools/dist_train.sh', str(cfg), '1', '--work-dir', str(work)]
+        cmd += data_options(coco_tiny_options, 8)
         nodes.append(
             subprocess.Popen(
                 cmd, cwd=repo_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -121,7 +104,7 @@ def test_two_nodes_of_one_process_train_as_one_node_of_two(
         out, _ = node.communicate(timeout=600)
         assert node.returncode == 0, out.decode()[-3000:]
     rank0, rank1 = (torch.load(work / f'rank{r}.pth', weights_only=True) for r in range(2))
-    (single,) = run(repo_root, coco_tiny, tmp_path, 'single', 1)
+    (single,) = run(repo_root, coco_tiny_options, tmp_path, 'single', 1)
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key
     assert int(rank0['memory.ptr']) == 48 % 64

@@ -11,47 +11,36 @@ import pytest
 pytestmark = pytest.mark.slow
 
 CONFIG = """
-_base_ = '{repo}/tests/configs/mls_resnet18_cpu-e2e.py'
+_base_ = '{repo}/tests/configs/mls_resnet18_cpu-e2e_resize-32px.py'
 custom_imports = dict(imports=['mls_plugin', 'fail_on_rank_hook'], allow_failed_imports=False)
 custom_hooks = [dict(type='FailOnRankHook', rank=1, iteration=2)]
-model = dict(memory=dict(length=32), head=dict(topk=2))
-view = [dict(type='Resize', scale=(32, 32))]
-train_dataloader = dict(
-    batch_size=4,
-    num_workers=0,
-    persistent_workers=False,
-    dataset=dict(
-        data_root='{coco}',
-        ann_file='annotations/instances_train2017.json',
-        data_prefix='images/train2017/',
-        indices=48,
-        pipeline=[
-            dict(type='LoadImageFromFile'),
-            dict(type='MultiView', num_views=2, transforms=[view]),
-            dict(type='PackInputs'),
-        ],
-    ),
-)
-train_cfg = dict(max_epochs=1)
-env_cfg = dict(dist_cfg=dict(backend='gloo'))
 """
 
 
-def test_failure_on_rank_1_ends_the_two_process_job_within_seconds(
-    repo_root, coco_tiny, tmp_path, free_port
-):
-    cfg = tmp_path / 'fail.py'
-    cfg.write_text(CONFIG.format(repo=repo_root, coco=coco_tiny))
+def train_on_two_ranks(config, repo_root, coco_tiny_options, tmp_path, free_port):
+    """tools/dist_train.sh with 2 gloo processes on ``config``; returns the run and its work dir."""
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text(config.format(repo=repo_root))
     env = {
         **os.environ,
         'PYTHON': sys.executable,
         'PORT': str(free_port),
         'PYTHONPATH': f'{repo_root / "tests/helpers"}:{os.environ.get("PYTHONPATH", "")}',
     }
-    cmd = ['bash', 'tools/dist_train.sh', str(cfg), '2', '--work-dir', str(tmp_path / 'work')]
+    work = tmp_path / 'work'
+    cmd = ['bash', 'tools/dist_train.sh', str(cfg), '2', '--work-dir', str(work)]
+    opts = coco_tiny_options(size=None, batch=4, queue=32, topk=2)
+    cmd += ['--cfg-options', *(f'{k}={v}' for k, v in opts.items())]
+    res = subprocess.run(cmd, cwd=repo_root, env=env, capture_output=True, text=True, timeout=300)
+    return res, work
+
+
+def test_failure_on_rank_1_ends_the_two_process_job_within_seconds(
+    repo_root, coco_tiny_options, tmp_path, free_port
+):
     start = time.time()
     # Before the fix the failed rank waited in a barrier for the collective timeout (30 min).
-    res = subprocess.run(cmd, cwd=repo_root, env=env, capture_output=True, text=True, timeout=300)
+    res, _ = train_on_two_ranks(CONFIG, repo_root, coco_tiny_options, tmp_path, free_port)
     elapsed = time.time() - start
     assert res.returncode != 0
     assert 'injected failure on rank 1' in res.stdout + res.stderr
@@ -68,24 +57,14 @@ NONFINITE = CONFIG.replace("'fail_on_rank_hook']", "'nonfinite_on_rank_hook']").
 
 
 def test_nonfinite_loss_on_one_rank_keeps_the_last_good_checkpoint(
-    repo_root, coco_tiny, tmp_path, free_port
+    repo_root, coco_tiny_options, tmp_path, free_port
 ):
     """Rank 1's loss is NaN at iteration 3: both ranks stop, rank 0 writes the last good state.
 
     The write is held 8 s. Before the fix rank 1 exited at once and torchrun killed rank 0 in
     the middle of it: no file. Now rank 1 waits at a barrier for the write.
     """
-    cfg = tmp_path / 'nonfinite.py'
-    cfg.write_text(NONFINITE.format(repo=repo_root, coco=coco_tiny))
-    env = {
-        **os.environ,
-        'PYTHON': sys.executable,
-        'PORT': str(free_port),
-        'PYTHONPATH': f'{repo_root / "tests/helpers"}:{os.environ.get("PYTHONPATH", "")}',
-    }
-    work = tmp_path / 'work'
-    cmd = ['bash', 'tools/dist_train.sh', str(cfg), '2', '--work-dir', str(work)]
-    res = subprocess.run(cmd, cwd=repo_root, env=env, capture_output=True, text=True, timeout=300)
+    res, work = train_on_two_ranks(NONFINITE, repo_root, coco_tiny_options, tmp_path, free_port)
     out = res.stdout + res.stderr
     assert res.returncode != 0
     assert 'NonFiniteLossError' in out

@@ -125,18 +125,12 @@ def test_world_size_is_read_from_the_launchers_own_variable(launcher, env, world
 
 
 @pytest.mark.slow
-def test_training_that_diverges_stops_with_the_last_good_state(repo_root, coco_tiny, tmp_path):
+def test_training_that_diverges_stops_with_the_last_good_state(
+    repo_root, coco_tiny_options, tmp_path
+):
     opts = {
-        'train_dataloader.dataset.data_root': coco_tiny,
-        'train_dataloader.dataset.ann_file': 'annotations/instances_train2017.json',
-        'train_dataloader.dataset.data_prefix': 'images/train2017/',
+        **coco_tiny_options(),
         'train_dataloader.dataset.indices': 32,
-        'train_dataloader.batch_size': 8,
-        'train_dataloader.num_workers': 0,
-        'train_dataloader.persistent_workers': False,
-        'train_dataloader.dataset.pipeline.1.transforms.0.0.scale': 32,
-        'model.memory.length': 48,
-        'model.head.topk': 5,
         'optim_wrapper.optimizer.lr': 1e30,  # diverges within two steps
         'default_hooks.logger.interval': 1,
     }

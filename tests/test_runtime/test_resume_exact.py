@@ -14,18 +14,10 @@ pytestmark = pytest.mark.slow
 CONFIG = 'tests/configs/mls_resnet18_cpu-e2e.py'
 
 
-def train(repo_root, coco_tiny, work, max_epochs, *extra):
+def train(repo_root, coco_tiny_options, work, max_epochs, *extra):
     opts = {
-        'train_dataloader.dataset.data_root': coco_tiny,
-        'train_dataloader.dataset.ann_file': 'annotations/instances_train2017.json',
-        'train_dataloader.dataset.data_prefix': 'images/train2017/',
+        **coco_tiny_options(),
         'train_dataloader.dataset.indices': 32,
-        'train_dataloader.batch_size': 8,
-        'train_dataloader.num_workers': 0,
-        'train_dataloader.persistent_workers': False,
-        'train_dataloader.dataset.pipeline.1.transforms.0.0.scale': 32,
-        'model.memory.length': 48,
-        'model.head.topk': 5,
         'train_cfg.max_epochs': max_epochs,
         # The schedule is that of the 2-epoch run in both cases.
         'param_scheduler.0.T_max': 2,
@@ -49,11 +41,11 @@ def losses(work):
     return {r['iter']: (r['loss_nce'], r['loss_ml']) for r in rows if 'loss' in r}
 
 
-def test_resumed_run_matches_uninterrupted_run(repo_root, coco_tiny, tmp_path):
+def test_resumed_run_matches_uninterrupted_run(repo_root, coco_tiny_options, tmp_path):
     straight, resumed = tmp_path / 'straight', tmp_path / 'resumed'
-    train(repo_root, coco_tiny, straight, 2)
-    train(repo_root, coco_tiny, resumed, 1)
-    out = train(repo_root, coco_tiny, resumed, 2, '--resume')
+    train(repo_root, coco_tiny_options, straight, 2)
+    train(repo_root, coco_tiny_options, resumed, 1)
+    out = train(repo_root, coco_tiny_options, resumed, 2, '--resume')
     assert 'random generators restored' in out
 
     a, b = losses(straight), losses(resumed)
@@ -73,12 +65,12 @@ def test_resumed_run_matches_uninterrupted_run(repo_root, coco_tiny, tmp_path):
     assert sa['param_schedulers'] == sb['param_schedulers']
 
 
-def test_without_the_random_state_the_augmentations_differ(repo_root, coco_tiny, tmp_path):
+def test_without_the_random_state_the_augmentations_differ(repo_root, coco_tiny_options, tmp_path):
     """The control: the hook is what makes the resumed epoch equal."""
     straight, resumed = tmp_path / 'straight', tmp_path / 'resumed'
     off = ['--cfg-options', 'custom_hooks=[]']
-    train(repo_root, coco_tiny, straight, 2, *off)
-    train(repo_root, coco_tiny, resumed, 1, *off)
-    train(repo_root, coco_tiny, resumed, 2, '--resume', *off)
+    train(repo_root, coco_tiny_options, straight, 2, *off)
+    train(repo_root, coco_tiny_options, resumed, 1, *off)
+    train(repo_root, coco_tiny_options, resumed, 2, '--resume', *off)
     a, b = losses(straight), losses(resumed)
     assert any(b[it] != pytest.approx(a[it], rel=1e-5) for it in range(5, 9))

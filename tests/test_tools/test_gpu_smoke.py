@@ -7,7 +7,6 @@ keys, so that a GPU session does not spend its minutes on a typo.
 
 import argparse
 import copy
-import importlib.util
 import json
 import re
 import subprocess
@@ -46,10 +45,13 @@ HOOK_OF_KEY = {
 
 @pytest.fixture(scope='module')
 def smoke():
-    spec = importlib.util.spec_from_file_location('gpu_smoke', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The tool imported as the module ``gpu_smoke`` (the name its spawned ranks import)."""
+    sys.path.insert(0, str(TOOL.parent))
+    try:
+        import gpu_smoke
+    finally:
+        sys.path.remove(str(TOOL.parent))
+    return gpu_smoke
 
 
 @pytest.fixture(scope='module')
@@ -253,32 +255,16 @@ def test_the_ops_comparison_runs_on_cpu(smoke):
     assert numbers['nms_kept'][0] == numbers['nms_kept'][1] > 0
 
 
-def test_the_no_host_sync_check_finds_no_host_read_in_mls_steps_on_cpu():
+def test_the_no_host_sync_check_finds_no_host_read_in_mls_steps_on_cpu(smoke):
     """The smoke check's function on CPU: MLS steps (forward, backward, SGD) read no tensor
     value on the host, counted with a TorchDispatchMode (on a GPU the same steps run under
     ``torch.cuda.set_sync_debug_mode('error')``)."""
-    sys.path.insert(0, str(TOOL.parent))
-    try:
-        import gpu_smoke
-    finally:
-        sys.path.remove(str(TOOL.parent))
-    numbers = gpu_smoke.host_sync_numbers('cpu', steps=2)
+    numbers = smoke.host_sync_numbers('cpu', steps=2)
     assert numbers == dict(device='cpu', steps=2, host_reads=0)
 
 
-@pytest.mark.slow
-def test_the_two_ranks_check_passes_on_cpu_and_fails_when_a_rank_keeps_its_shuffled_keys(
-    smoke, monkeypatch
-):
-    """The two_ranks_one_gpu check's function with CPU tensors (gloo, as on the GPU): each
-    rank's step is one process's and its rows come back. With the unshuffle of the keys
-    broken (each rank keeps the rows it encoded), the keys differ and the check fails."""
-    numbers = smoke.two_rank_numbers('cpu')
-    assert numbers['ok'], numbers
-    assert numbers['queues_identical'] and numbers['ptr'] == [16, 16]
-    assert numbers['own_rows_back'] == [True, True] and sum(numbers['rows_moved']) > 0
-    assert numbers['loss_max_rel_diff'] < 1e-4 and numbers['keys_max_abs_diff'] < 1e-4
-
+def _keep_shuffled_keys() -> None:
+    """Breaks the keys' unshuffle in a spawned rank: each rank keeps the rows it encoded."""
     import mls_plugin.models.algorithms.mls as mls_module
 
     real = mls_module.shuffle_rows
@@ -287,8 +273,26 @@ def test_the_two_ranks_check_passes_on_cpu_and_fails_when_a_rank_keeps_its_shuff
         shuffled, idx_unshuffle = real(x, group)
         return shuffled, torch.arange(idx_unshuffle.numel())
 
-    monkeypatch.setattr(mls_module, 'shuffle_rows', no_unshuffle)
-    broken = smoke.two_rank_numbers('cpu')  # forked ranks inherit the patch
+    mls_module.shuffle_rows = no_unshuffle
+
+
+@pytest.mark.slow
+def test_the_two_ranks_check_passes_on_cpu_and_fails_when_a_rank_keeps_its_shuffled_keys(smoke):
+    """The two_ranks_one_gpu check's function with CPU tensors (gloo, as on the GPU): each
+    rank's step is one process's and its rows come back. With the unshuffle of the keys
+    broken (each rank keeps the rows it encoded), the keys differ and the check fails.
+
+    It runs after this process has done OpenMP work (the ops comparison and the host-sync
+    count above, the rest of the suite before them): forked ranks hung there, spawned ones
+    must not."""
+    torch.ones(1 << 24).sum()  # a parallel op: OpenMP's threads started in this process
+    numbers = smoke.two_rank_numbers('cpu')
+    assert numbers['ok'], numbers
+    assert numbers['queues_identical'] and numbers['ptr'] == [16, 16]
+    assert numbers['own_rows_back'] == [True, True] and sum(numbers['rows_moved']) > 0
+    assert numbers['loss_max_rel_diff'] < 1e-4 and numbers['keys_max_abs_diff'] < 1e-4
+
+    broken = smoke.two_rank_numbers('cpu', rank_setup=_keep_shuffled_keys)
     assert not broken['ok'] and broken['keys_max_abs_diff'] > 1e-3, broken
 
 

@@ -17,26 +17,18 @@ pytestmark = pytest.mark.slow
 CONFIG = 'tests/configs/mls_resnet18_cpu-e2e.py'
 
 
-def overrides(coco_tiny, epochs):
+def overrides(coco_tiny_options, epochs):
     return {
-        'train_dataloader.dataset.data_root': str(coco_tiny),
-        'train_dataloader.dataset.ann_file': 'annotations/instances_train2017.json',
-        'train_dataloader.dataset.data_prefix': 'images/train2017/',
-        'train_dataloader.batch_size': 8,
-        'train_dataloader.num_workers': 0,
-        'train_dataloader.persistent_workers': False,
-        'train_dataloader.dataset.pipeline.1.transforms.0.0.scale': 48,
-        'model.memory.length': 64,
-        'model.head.topk': 5,
+        **coco_tiny_options(size=48, queue=64),
         'train_cfg.max_epochs': epochs,
         'default_hooks.logger.interval': 1,
         'default_hooks.checkpoint.interval': 1,
     }
 
 
-def train(repo_root, work_dir, coco_tiny, epochs, *extra):
+def train(repo_root, work_dir, coco_tiny_options, epochs, *extra):
     cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(work_dir), *extra]
-    cmd += ['--cfg-options', *(f'{k}={v}' for k, v in overrides(coco_tiny, epochs).items())]
+    cmd += ['--cfg-options', *(f'{k}={v}' for k, v in overrides(coco_tiny_options, epochs).items())]
     return subprocess.run(cmd, cwd=repo_root, capture_output=True, text=True, timeout=600)
 
 
@@ -47,9 +39,9 @@ def scalars(work_dir):
     return [r for r in rows if 'loss' in r]
 
 
-def test_train_then_resume(repo_root, coco_tiny, tmp_path):
+def test_train_then_resume(repo_root, coco_tiny_options, tmp_path):
     work = tmp_path / 'work'
-    first = train(repo_root, work, coco_tiny, 1)
+    first = train(repo_root, work, coco_tiny_options, 1)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     rows = scalars(work)
     assert len(rows) == 10  # 80 images / batch 8, drop_last
@@ -64,7 +56,7 @@ def test_train_then_resume(repo_root, coco_tiny, tmp_path):
 
     # Resuming restores the queues and the pointer, not a fresh random queue.
     cfg = Config.fromfile(str(repo_root / CONFIG))
-    cfg.merge_from_dict(overrides(coco_tiny, 2))
+    cfg.merge_from_dict(overrides(coco_tiny_options, 2))
     cfg.merge_from_dict(dict(resume=True, load_from=str(ckpt_path)))
     cfg.work_dir = str(tmp_path / 'probe')
     runner = Runner.from_cfg(cfg)
@@ -75,7 +67,7 @@ def test_train_then_resume(repo_root, coco_tiny, tmp_path):
         assert torch.equal(getattr(runner.model.memory, key), state[f'memory.{key}']), key
     assert runner.iter == 10 and runner.epoch == 1
 
-    second = train(repo_root, work, coco_tiny, 2, '--resume')
+    second = train(repo_root, work, coco_tiny_options, 2, '--resume')
     log = second.stdout + second.stderr
     assert second.returncode == 0, log[-3000:]
     assert 'resumed' in log.lower() and 'epoch_1.pth' in log
@@ -85,10 +77,10 @@ def test_train_then_resume(repo_root, coco_tiny, tmp_path):
     assert int(final['memory.ptr']) == 160 % 64
 
 
-def test_two_process_training_with_shuffle_bn(repo_root, coco_tiny, tmp_path, free_port):
+def test_two_process_training_with_shuffle_bn(repo_root, coco_tiny_options, tmp_path, free_port):
     """tools/dist_train.sh with 2 CPU processes (gloo): shuffle-BN and gathered enqueue."""
     work = tmp_path / 'dist'
-    opts = {**overrides(coco_tiny, 1), 'env_cfg.dist_cfg.backend': 'gloo'}
+    opts = {**overrides(coco_tiny_options, 1), 'env_cfg.dist_cfg.backend': 'gloo'}
     env = {**os.environ, 'PYTHON': sys.executable, 'PORT': str(free_port)}
     cmd = ['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(work)]
     cmd += ['--cfg-options', *(f'{k}={v}' for k, v in opts.items())]

@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from helpers.layouts import assert_same_step
+from helpers.tiny_mls import QUEUE, TINY_RESNET, tiny_mls_cfg
 from mmpretrain.registry import MODELS
 from mmpretrain.utils import register_all_modules
 
@@ -12,34 +13,25 @@ import mls_plugin  # noqa: F401
 
 register_all_modules(init_default_scope=True)
 
-B, QUEUE = 4, 16
+B = 4
 
 
 def mls_on(backbone, d_g, memory=None, channels_last=False, shuffle_group_size=None, **head):
     """A small MLS on ``backbone`` (last output of ``d_g`` channels), queue of QUEUE."""
     return MODELS.build(
-        dict(
-            type='MLS',
+        tiny_mls_cfg(
+            backbone,
+            d_g,
+            memory,
+            head,
             channels_last=channels_last,
             shuffle_group_size=shuffle_group_size,
-            backbone=backbone,
-            neck=dict(
-                type='MoCoV2Neck',
-                in_channels=d_g,
-                hid_channels=32,
-                out_channels=16,
-                with_avg_pool=False,
-            ),
-            head=dict(type='MLSHead', topk=3, **head),
-            memory=dict(
-                type='QueueMemory', length=QUEUE, banks=dict(g=d_g, z=16), **(memory or {})
-            ),
         )
     )
 
 
 def tiny_mls(memory=None, channels_last=False, shuffle_group_size=None, **head):
-    backbone = dict(type='ResNet', depth=18, base_channels=8, norm_cfg=dict(type='BN'))
+    backbone = dict(TINY_RESNET, norm_cfg=dict(type='BN'))
     return mls_on(backbone, 64, memory, channels_last, shuffle_group_size, **head)
 
 
@@ -112,16 +104,7 @@ def test_health_scalars_at_an_interval_only():
     hub.update_info('iter', 0)
     for bad in (0, -2, 'often'):
         with pytest.raises(ValueError, match='log_health'):
-            MODELS.build(
-                dict(
-                    type='MLS',
-                    log_health=bad,
-                    backbone=dict(type='ResNet', depth=18, base_channels=8),
-                    neck=dict(type='MoCoV2Neck', in_channels=64, hid_channels=8, out_channels=4),
-                    head=dict(type='MLSHead', topk=2),
-                    memory=dict(type='QueueMemory', length=8, banks=dict(g=64, z=4)),
-                )
-            )
+            MODELS.build(tiny_mls_cfg(log_health=bad))
 
 
 def test_keys_are_enqueued_after_the_loss():
@@ -271,15 +254,7 @@ def test_momentum_encoder_matches_mmengines_ema_and_resumes_its_count(interval, 
     ],
 )
 def test_bad_config_is_refused(kwargs, match):
-    cfg = dict(
-        type='MLS',
-        backbone=dict(type='ResNet', depth=18, base_channels=8),
-        neck=dict(
-            type='MoCoV2Neck', in_channels=64, hid_channels=32, out_channels=16, with_avg_pool=False
-        ),
-        head=dict(type='MLSHead'),
-        memory=dict(type='QueueMemory', length=16, banks=dict(g=64, z=16)),
-    )
+    cfg = tiny_mls_cfg()
     cfg.update(kwargs)
     with pytest.raises(ValueError, match=match):
         MODELS.build(cfg)
@@ -305,22 +280,7 @@ def test_paper_m_typed_as_momentum_is_warned_about(momentum, warned):
 
     logger = MMLogger.get_current_instance()
     with mock.patch.object(logger, 'warning') as warning, mock.patch.object(logger, 'log') as log:
-        MODELS.build(
-            dict(
-                type='MLS',
-                momentum=momentum,
-                backbone=dict(type='ResNet', depth=18, base_channels=8),
-                neck=dict(
-                    type='MoCoV2Neck',
-                    in_channels=64,
-                    hid_channels=32,
-                    out_channels=16,
-                    with_avg_pool=False,
-                ),
-                head=dict(type='MLSHead', topk=3),
-                memory=dict(type='QueueMemory', length=16, banks=dict(g=64, z=16)),
-            )
-        )
+        MODELS.build(tiny_mls_cfg(momentum=momentum))
     messages = [c.args[-1] for c in log.call_args_list + warning.call_args_list]
     found = [m for m in messages if isinstance(m, str) and 'm = 0.995 is momentum=0.005' in m]
     assert bool(found) == warned

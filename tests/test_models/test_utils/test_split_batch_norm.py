@@ -5,6 +5,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers.tiny_mls import TINY_RESNET, tiny_mls_cfg
 from mmpretrain.registry import MODELS
 from mmpretrain.utils import register_all_modules
 
@@ -107,31 +108,15 @@ def test_batch_not_a_multiple_of_the_splits_is_refused():
 
 def test_resnet_with_split_bn_keeps_the_plain_bn_state_dict():
     """A checkpoint pretrained with SplitBN loads strictly into the ResNet used for transfer."""
-    split = MODELS.build(
-        dict(type='ResNet', depth=18, base_channels=8, norm_cfg=dict(type='SplitBN', num_splits=2))
-    )
-    plain = MODELS.build(dict(type='ResNet', depth=18, base_channels=8))
+    split = MODELS.build(dict(TINY_RESNET, norm_cfg=dict(type='SplitBN', num_splits=2)))
+    plain = MODELS.build(dict(TINY_RESNET))
     assert isinstance(split.bn1, SplitBatchNorm) and uses_split_batch_norm(split)
     assert not uses_split_batch_norm(plain)
     plain.load_state_dict(split.state_dict(), strict=True)
 
 
 def tiny_mls(norm_cfg):
-    return MODELS.build(
-        dict(
-            type='MLS',
-            backbone=dict(type='ResNet', depth=18, base_channels=8, norm_cfg=norm_cfg),
-            neck=dict(
-                type='MoCoV2Neck',
-                in_channels=64,
-                hid_channels=32,
-                out_channels=16,
-                with_avg_pool=False,
-            ),
-            head=dict(type='MLSHead', topk=3),
-            memory=dict(type='QueueMemory', length=16, banks=dict(g=64, z=16)),
-        )
-    )
+    return MODELS.build(tiny_mls_cfg(dict(TINY_RESNET, norm_cfg=norm_cfg)))
 
 
 @pytest.mark.parametrize('splits', [1, 4])
