@@ -26,7 +26,8 @@ def smoke_checks() -> tuple:
     return module.CHECKS
 
 
-pytestmark = pytest.mark.gpu
+# A check's own limit is 900 s (the subprocess's timeout); pytest's per-test 600 s would cut it.
+pytestmark = [pytest.mark.gpu, pytest.mark.timeout(960)]
 
 
 @pytest.mark.parametrize('check', smoke_checks())
