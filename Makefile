@@ -2,8 +2,8 @@
 #   make demo       set up .venv for pretraining (first time ~2 min, no compiled mmcv ops), generate
 #                   the demo scenes, pretrain MLS on CPU, summarise what it learned (~10 min in all)
 #   make test       set up the full .venv (mmcv with compiled ops, first time ~7 min), lint, and run
-#                   the fast tests (everything but the end-to-end runs marked `slow`; ~4 min)
-#   make test-all   the same with every test, the slow end-to-end runs included (~17 min; CI)
+#                   the fast tests (everything but the end-to-end runs marked `slow`; ~5 min)
+#   make test-all   the same with every test, the slow end-to-end runs included (~16 min; CI)
 #   make setup-full the full .venv alone: what detection and segmentation fine-tuning need
 PY := .venv/bin/python
 
