@@ -579,7 +579,8 @@ def two_rank_numbers(device: str = 'cuda', rank_setup: Optional[Callable[[], Non
     key_diff = 0.0
     for r, rank in enumerate(ranks):
         alone = small_mls(device).eval()
-        losses = alone.loss(_two_rank_views(r, device), [])
+        with torch.no_grad():
+            losses = alone.loss(_two_rank_views(r, device), [])
         for k, v in rank['losses'].items():
             diff = abs(v - float(losses[k])) / max(abs(float(losses[k])), 1e-12)
             numbers['loss_max_rel_diff'] = max(numbers['loss_max_rel_diff'], diff)
