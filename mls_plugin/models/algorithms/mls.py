@@ -213,8 +213,8 @@ class MLS(BaseSelfSupervisor):
         """
         self.target_net.update_parameters(nn.Sequential(self.backbone, self.neck))
         shuffle = get_world_size() > 1 or self._split_bn  # else one process, whole-batch BN
-        group = self._shuffle_process_group() if shuffle else None
         if shuffle:
+            group = self._shuffle_process_group()
             view, idx_unshuffle = shuffle_rows(view, group)
         keys = self._features(*self.target_net.module, view)
         own_only = {name: keys.pop(name) for name in self.own_only_features}
